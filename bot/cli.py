@@ -57,15 +57,44 @@ def search(
         print(f"A: {result.entry.answer}")
         return
     if not as_json:
-        typer.secho("error: give a question, or use --json to read questions from standard input",
-                    fg=typer.colors.RED, err=True)
+        typer.secho(
+            "error: give a question, or use --json to read questions from standard input",
+            fg=typer.colors.RED,
+            err=True,
+        )
         raise typer.Exit(2)
     # Read bytes and decode leniently: one bad byte must not end the whole stream.
-    stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
-    for line in stdin:
-        result = engine.search(line.rstrip("\r\n"))
-        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+    with open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False) as stdin:
+        for line in stdin:
+            result = engine.search(line.rstrip("\r\n"))
+            sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+
+
+@faq_app.command()
+def ask() -> None:
+    """Interactive prompt: type a question, get the FAQ answer (Ctrl-D to quit)."""
+    settings = Settings()
+    engine = _engine(settings)
+    print("KNT FAQ: ask a question about orders, payments, shipping or returns (Ctrl-D quits).")
+    while True:
+        try:
+            question = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if not question.strip():
+            continue
+        result = engine.search(question)
+        if result.entry is None:
+            print(
+                f"bot> Sorry, I don't know the answer to that. You can write to "
+                f"{settings.support_email} and a person will help you."
+            )
+        else:
+            print(f"bot> {result.entry.answer}")
+            if result.entry.follow_up:
+                print(f"     [{result.entry.follow_up.title}]")
 
 
 @faq_app.command()
@@ -84,15 +113,18 @@ def check(
         raise typer.Exit(1) from None
     n_para = sum(len(e.paraphrases) for e in corpus.entries)
     n_oos = sum(len(t.examples) for t in corpus.out_of_scope)
-    print(f"corpus OK: {len(corpus)} entries, {n_para} paraphrases, "
-          f"{n_oos} out-of-scope examples ({settings.faq_corpus_dir})")
+    print(
+        f"corpus OK: {len(corpus)} entries, {n_para} paraphrases, "
+        f"{n_oos} out-of-scope examples ({settings.faq_corpus_dir})"
+    )
     problems = 0
     for entry in thin_entries(corpus):
         print(f"warning: {entry.id} has only {len(entry.paraphrases)} paraphrases (want 10+)")
         problems += 1
     dups = near_duplicates(corpus)
     for d in dups:
-        print(f"near-duplicate ({d.similarity:.2f}): {d.a_id}: {d.a_text!r} <-> {d.b_id}: {d.b_text!r}")
+        pair = f"{d.a_id}: {d.a_text!r} <-> {d.b_id}: {d.b_text!r}"
+        print(f"near-duplicate ({d.similarity:.2f}): {pair}")
     problems += len(dups)
     if not dups:
         print("no near-duplicate paraphrases across entries")
@@ -112,7 +144,7 @@ def evaluate(
     questions = load_dev(dev, engine.corpus)
     extra = load_dev(fresh, engine.corpus, default_split="fresh") if fresh.is_file() else []
     started = time.perf_counter()
-    results, params = run(engine, questions + extra, Settings().faq_cache_dir)
+    results, _params = run(engine, questions + extra, Settings().faq_cache_dir)
     print(format_report(results))
     print(f"\n({time.perf_counter() - started:.1f} s; engine model: {engine.encoder.name})")
 

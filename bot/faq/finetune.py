@@ -17,7 +17,6 @@ from pathlib import Path
 from bot.faq.corpus import Corpus
 from bot.faq.encoder import _stay_offline
 
-
 STAMP = "knt_training.json"  # written beside the model: what it was trained on
 
 
@@ -36,7 +35,9 @@ def _groups(corpus: Corpus) -> list[list[str]]:
     return groups
 
 
-def _batches(groups: list[list[str]], cfg: TrainConfig, rng: random.Random) -> list[list[tuple[str, str]]]:
+def _batches(
+    groups: list[list[str]], cfg: TrainConfig, rng: random.Random
+) -> list[list[tuple[str, str]]]:
     """Each text once as an anchor per epoch; no two pairs of one batch share a group
     (they would be false negatives for each other)."""
     anchors = [(g, t) for g, texts in enumerate(groups) for t in texts]
@@ -59,7 +60,9 @@ def _batches(groups: list[list[str]], cfg: TrainConfig, rng: random.Random) -> l
     return batches
 
 
-def finetune(corpus: Corpus, base_model: Path, out_dir: Path, cfg: TrainConfig | None = None) -> float:
+def finetune(
+    corpus: Corpus, base_model: Path, out_dir: Path, cfg: TrainConfig | None = None
+) -> float:
     """Train and save to `out_dir`; returns the seconds it took."""
     cfg = cfg or TrainConfig()
     _stay_offline()

@@ -51,8 +51,4 @@ class Lemmatizer:
 
 
 def _lemmas(doc: Any) -> list[str]:
-    return [
-        (tok.lemma_ or tok.text).lower()
-        for tok in doc
-        if not (tok.is_punct or tok.is_space)
-    ]
+    return [(tok.lemma_ or tok.text).lower() for tok in doc if not (tok.is_punct or tok.is_space)]

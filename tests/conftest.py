@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import PROJECT_ROOT, Settings
+
+DATA = PROJECT_ROOT / "tests" / "data"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings):  # type: ignore[no-untyped-def]
+    """The real engine with the project's trained encoder and warm caches (`make train`)."""
+    from bot.faq import FaqEngine
+
+    return FaqEngine.load(settings)
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """A writable copy of the shipped corpus."""
+    target = tmp_path / "faq_corpus"
+    target.mkdir()
+    for f in (PROJECT_ROOT / "faq_corpus").glob("*.yml"):
+        (target / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    return target
