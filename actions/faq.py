@@ -1,0 +1,88 @@
+"""Answer policy questions from the store's FAQ (also the NLU fallback's last resort)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.replies import TALK_TO_PERSON, hand_off, latest_intent, latest_text
+from bot import services
+
+log = logging.getLogger(__name__)
+
+MISSES_BEFORE_OFFERING_A_PERSON = 2
+# Intents that reach this action only because nothing was asked. Only a message with a
+# question mark ("insured?") is looked up; "yes" or "KNT-1001" is not a question we
+# failed, so the bot just asks how it can help.
+TERSE_INTENTS = {"affirm", "inform"}
+
+
+class ActionAnswerFaq(Action):
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        question = latest_text(tracker)
+        if latest_intent(tracker) in TERSE_INTENTS and "?" not in question:
+            dispatcher.utter_message(response="utter_how_can_i_help")
+            return []
+        try:
+            # Retrieval is CPU work (~5 ms); keep the event loop free for other chats.
+            result = await asyncio.to_thread(services.faq_engine().search, question)
+        except Exception:
+            log.exception("FAQ retrieval failed")
+            hand_off(dispatcher, "faq_error", "Sorry, I can't look that up right now.")
+            return []
+        if result.entry is not None:
+            buttons = []
+            if result.entry.follow_up:
+                buttons.append(result.entry.follow_up.model_dump())
+            dispatcher.utter_message(text=result.entry.answer, buttons=buttons)
+            return [SlotSet("faq_misses", 0.0)]
+
+        if latest_intent(tracker) in TERSE_INTENTS:
+            dispatcher.utter_message(response="utter_how_can_i_help")
+            return []
+        misses = int(tracker.get_slot("faq_misses") or 0) + 1
+        self._record(tracker, question, result)
+        email = services.settings().support_email
+        if misses >= MISSES_BEFORE_OFFERING_A_PERSON:
+            dispatcher.utter_message(
+                text=(
+                    "I couldn't find an answer to that either, sorry. Would you like a person "
+                    f"from our team to take over? You can also write to {email}."
+                ),
+                buttons=[TALK_TO_PERSON, {"title": "No, thanks", "payload": "/deny"}],
+            )
+        else:
+            dispatcher.utter_message(
+                text=(
+                    "I'm sorry, I don't know the answer to that. A person from our team can "
+                    f'help: tap "Talk to a person" or write to {email}.'
+                ),
+                buttons=[TALK_TO_PERSON],
+            )
+        return [SlotSet("faq_misses", float(misses))]
+
+    @staticmethod
+    def _record(tracker: Tracker, question: str, result: Any) -> None:
+        closest = result.alternatives[0] if result.alternatives else None
+        try:
+            services.unanswered_log().record(
+                sender_id=tracker.sender_id,
+                question=question,
+                intent=latest_intent(tracker),
+                closest_faq_id=closest.faq_id if closest else None,
+                closest_score=closest.score if closest else None,
+            )
+        except Exception:
+            # Losing the log entry must not cost the shopper their answer; it is logged.
+            log.exception("could not record unanswered question %r", question)

@@ -1,0 +1,27 @@
+"""Hand the conversation to a person."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.replies import hand_off, latest_intent
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if latest_intent(tracker) == "human_handoff":
+            reason = "shopper_asked"
+        elif (tracker.get_slot("faq_misses") or 0) >= 2:
+            reason = "faq_unanswered"
+        else:
+            reason = "bot_decided"
+        hand_off(dispatcher, reason)
+        return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("faq_misses", 0.0)]

@@ -1,0 +1,34 @@
+"""Messages and payloads several actions send (helpers, not actions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import services
+
+TALK_TO_PERSON = {"title": "Talk to a person", "payload": "/human_handoff"}
+
+
+def hand_off(dispatcher: CollectingDispatcher, reason: str, text: str | None = None) -> None:
+    """Tell the shopper a person takes over, and tell the gateway (custom payload)."""
+    email = services.settings().support_email
+    dispatcher.utter_message(
+        text=text
+        or (
+            "I'm passing you to a person from our team: they will see this conversation "
+            f"and reply here. You can also write to {email}."
+        )
+    )
+    dispatcher.utter_message(json_message={"handoff": {"reason": reason}})
+
+
+def latest_text(tracker: Any) -> str:
+    return str(tracker.latest_message.get("text") or "")
+
+
+def latest_intent(tracker: Any) -> str | None:
+    intent = tracker.latest_message.get("intent") or {}
+    name = intent.get("name")
+    return str(name) if name else None

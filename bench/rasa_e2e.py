@@ -1,0 +1,173 @@
+"""End to end through Rasa's REST channel, on held-out shopper questions.
+
+Starts the real action server and Rasa server (the trained model) on free ports, then:
+- accuracy: every held-out question (tests/data: the `test` split of faq_dev.jsonl and
+  all of faq_fresh.jsonl) is sent as the first message of a new conversation; a policy
+  question counts as right when the reply is the text of one of its acceptable FAQ
+  entries, an unanswerable one when the reply takes the "I don't know" path (strict).
+  Some held-out lines are really requests ("cancel order", "track order") or small talk
+  ("hi"): the second number also accepts starting the flow that an acceptable entry's
+  own follow-up button starts, and the small-talk replies, for unanswerable small talk;
+- latency: p50/p95 of the whole REST round trip, beside its parts measured in the same
+  run: NLU parse (Rasa /model/parse), the action call (a direct request to the action
+  server's webhook) and retrieval alone (FaqEngine.search in this process);
+- Rasa's time to ready.
+
+Usage: .venv/bin/python bench/rasa_e2e.py [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import uuid
+
+import httpx
+
+from bot import stack
+from bot.faq import FaqEngine
+from bot.rasa_model import model_path
+from bot.settings import PROJECT_ROOT, Settings
+from bot.supervisor import Supervisor, free_port
+
+DATA = PROJECT_ROOT / "tests" / "data"
+DONT_KNOW = ("don't know", "couldn't find an answer")
+SMALL_TALK = {"greet", "goodbye", "thank", "bot_challenge"}
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def held_out() -> list[dict]:
+    rows = [json.loads(x) for x in (DATA / "faq_dev.jsonl").read_text().splitlines() if x.strip()]
+    rows = [r for r in rows if r["split"] == "test"]
+    rows += [json.loads(x) for x in (DATA / "faq_fresh.jsonl").read_text().splitlines() if x]
+    return rows
+
+
+def tracker_payload(text: str) -> dict:
+    """What Rasa sends the action server for action_answer_faq on a first message."""
+    return {
+        "next_action": "action_answer_faq",
+        "sender_id": f"bench-{uuid.uuid4().hex[:8]}",
+        "tracker": {
+            "sender_id": "bench",
+            "slots": {"faq_misses": 0.0},
+            "latest_message": {
+                "text": text,
+                "intent": {"name": "faq", "confidence": 1.0},
+                "entities": [],
+            },
+            "events": [],
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
+        },
+        "domain": {},
+        "version": "3.6.21",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    args = parser.parse_args()
+    settings = Settings()
+    model = model_path(settings.rasa_model_dir)
+    if not model.is_file():
+        raise SystemExit(f"no Rasa model {model.name}: run `make train`")
+    questions = held_out()[: args.limit or None]
+    engine = FaqEngine.load(settings)
+    answer_of = {e.id: e.answer for e in engine.corpus.entries}
+    flow_of = {e.id: e.follow_up.payload.lstrip("/") for e in engine.corpus.entries if e.follow_up}
+
+    live = settings.model_copy(
+        update={
+            "rasa_url": f"http://127.0.0.1:{free_port()}",
+            "action_server_port": free_port(),
+            "database_url": f"sqlite:///{PROJECT_ROOT / '.data' / 'bench.db'}",
+        }
+    )
+    ready: dict[str, float] = {}
+    with Supervisor(
+        PROJECT_ROOT, log_dir=PROJECT_ROOT / ".data" / "logs" / "bench", echo=False
+    ) as sup:
+        specs = [stack.action_server(live), stack.rasa_server(live, model)]
+        specs[0].env["DATABASE_URL"] = live.database_url
+        started = time.monotonic()
+        sup.start(
+            specs, on_status=lambda s: ready.setdefault(s.split()[0], time.monotonic() - started)
+        )
+        token = live.rasa_token.get_secret_value()
+        client = httpx.Client(timeout=60)
+        rest, parse, action, retrieval = [], [], [], []
+        right = lenient = 0
+        wrong: list[str] = []
+        for row in questions:
+            q = row["query"]
+            t0 = time.perf_counter()
+            replies = client.post(
+                f"{live.rasa_url}/webhooks/rest/webhook",
+                json={"sender": f"bench-{uuid.uuid4().hex}", "message": q},
+            ).json()
+            rest.append((time.perf_counter() - t0) * 1000)
+            text = replies[0].get("text", "") if replies else ""
+            if row["labels"]:
+                ok = any(text == answer_of[label] for label in row["labels"])
+            else:
+                ok = any(marker in text for marker in DONT_KNOW)
+            t0 = time.perf_counter()
+            parsed = client.post(f"{live.rasa_url}/model/parse?token={token}", json={"text": q})
+            parse.append((time.perf_counter() - t0) * 1000)
+            intent = parsed.json()["intent"]["name"]
+            if row["labels"]:
+                also_ok = intent in {flow_of.get(label) for label in row["labels"]}
+            else:
+                also_ok = intent in SMALL_TALK
+            right += ok
+            lenient += ok or also_ok
+            if not ok:
+                wrong.append(f"{'(flow ok) ' if also_ok else ''}{q!r} [{intent}] -> {text[:60]!r}")
+            t0 = time.perf_counter()
+            client.post(live.action_server_url, json=tracker_payload(q))
+            action.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            engine.search(q)
+            retrieval.append((time.perf_counter() - t0) * 1000)
+
+    n_in = sum(1 for r in questions if r["labels"])
+    print(
+        f"Rasa end to end over REST: {len(questions)} held-out questions "
+        f"({n_in} policy, {len(questions) - n_in} unanswerable), model {model.name}"
+    )
+    print(
+        f"  right answer or right 'I don't know' (strict):  {right / len(questions):.3f} "
+        "(target >= 0.93)"
+    )
+    print(f"  ... or the entry's own flow / small talk reply:  {lenient / len(questions):.3f}")
+    for name, ms in (
+        ("REST round trip (whole reply)", rest),
+        ("  NLU parse (/model/parse)", parse),
+        ("  action server call (webhook)", action),
+        ("  retrieval (FaqEngine.search)", retrieval),
+    ):
+        print(
+            f"  {name:34} p50 {pct(ms, 50):7.1f} ms  p95 {pct(ms, 95):7.1f} ms  "
+            f"mean {statistics.mean(ms):6.1f} ms"
+        )
+    print("  targets: REST p50 <= 100 ms, p95 <= 200 ms")
+    for name, seconds in ready.items():
+        print(f"  {name} ready {seconds:.1f} s after start (target for rasa: <= 40 s)")
+    if wrong:
+        print(f"  misses ({len(wrong)}):")
+        for w in wrong[:40]:
+            print(f"    {w}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Normalising what shoppers type for order numbers and e-mail addresses."""
+
+from __future__ import annotations
+
+import re
+
+_ORDER = re.compile(r"(?i)(?:\bKNT[-\s]?|#|\b)(\d{4,6})\b")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+
+
+def normalize_order_number(text: str | None) -> str | None:
+    """ "KNT-1001", "knt1001", "#1001", "order 1001" -> "KNT-1001"; None if there is none."""
+    if not text:
+        return None
+    match = _ORDER.search(text.strip())
+    return f"KNT-{match.group(1)}" if match else None
+
+
+def normalize_email(text: str | None) -> str | None:
+    """Trimmed, lower-cased address, or None when it is not one."""
+    if not text:
+        return None
+    candidate = text.strip().strip("<>.,;").lower()
+    return candidate if _EMAIL.match(candidate) else None

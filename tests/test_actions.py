@@ -1,0 +1,191 @@
+"""Every custom action, run the way the action server runs it: real Tracker objects, the
+real FAQ engine and a real (temporary SQLite) database."""
+
+from __future__ import annotations
+
+import inspect
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
+
+import actions
+from actions.faq import ActionAnswerFaq
+from actions.handoff import ActionHandoff
+from actions.order_lookup import ValidateOrderLookupForm
+from actions.orders import ActionOrderRequest
+from bot import services
+from bot.faq.unanswered import UnansweredLog
+from bot.settings import PROJECT_ROOT
+
+DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    services.reset()
+    yield url
+    services.reset()
+
+
+def tracker(
+    text: str = "",
+    intent: str | None = None,
+    slots: dict[str, Any] | None = None,
+    active_loop: str | None = None,
+    sender_id: str = "shopper-1",
+) -> Tracker:
+    return Tracker(
+        sender_id=sender_id,
+        slots={
+            "faq_misses": 0.0,
+            "order_number": None,
+            "email": None,
+            "requested_slot": None,
+            **(slots or {}),
+        },
+        latest_message={
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.9},
+            "entities": [],
+        },
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
+        latest_action_name="action_listen",
+    )
+
+
+async def run(action: Action, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, t, DOMAIN)
+    return events, dispatcher.messages
+
+
+def test_every_domain_action_is_registered_exactly_once():
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    registered = set(executor.actions)
+    custom = {a for a in DOMAIN["actions"] if a.startswith(("action_", "validate_"))}
+    assert custom <= registered, custom - registered
+    # Names must be unique across modules: rasa-sdk silently keeps only the last one.
+    names = []
+    for info in pkgutil.iter_modules(actions.__path__):
+        module = __import__(f"actions.{info.name}", fromlist=["*"])
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            ours = issubclass(cls, Action) and cls.__module__ == module.__name__
+            if ours and not inspect.isabstract(cls):
+                names.append(cls().name())
+    assert len(names) == len(set(names)), names
+    assert set(names) == custom
+
+
+async def test_policy_question_gets_the_store_answer_and_its_button(db_url):
+    events, messages = await run(ActionAnswerFaq(), tracker("can I still cancel my order?", "faq"))
+    answer = services.faq_engine().corpus.get("returns_cancel_order")
+    assert messages[0]["text"] == answer.answer
+    assert messages[0]["buttons"] == [{"title": "Cancel my order", "payload": "/cancel_order"}]
+    assert events == [{"event": "slot", "timestamp": None, "name": "faq_misses", "value": 0.0}]
+    assert UnansweredLog(db_url).recent() == []
+
+
+async def test_unknown_question_says_so_offers_a_person_and_is_recorded(db_url):
+    t = tracker("do you sell gift cards?", "out_of_scope", sender_id="shopper-7")
+    events, messages = await run(ActionAnswerFaq(), t)
+    assert "don't know" in messages[0]["text"]
+    assert "service@kntofficial.com" in messages[0]["text"]
+    assert {"title": "Talk to a person", "payload": "/human_handoff"} in messages[0]["buttons"]
+    assert events[0]["name"] == "faq_misses" and events[0]["value"] == 1.0
+    logged = UnansweredLog(db_url).recent()
+    assert [(u.sender_id, u.question, u.intent) for u in logged] == [
+        ("shopper-7", "do you sell gift cards?", "out_of_scope")
+    ]
+    assert logged[0].closest_faq_id is not None
+
+
+async def test_second_miss_in_a_row_offers_the_handoff(db_url):
+    t = tracker("what is the meaning of life", "nlu_fallback", slots={"faq_misses": 1.0})
+    events, messages = await run(ActionAnswerFaq(), t)
+    assert "take over" in messages[0]["text"]
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert payloads == ["/human_handoff", "/deny"]
+    assert events[0]["value"] == 2.0
+    assert len(UnansweredLog(db_url).recent()) == 1
+
+
+async def test_a_broken_faq_becomes_an_apology_and_a_handoff(db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAQ_CORPUS_DIR", str(tmp_path / "missing"))
+    services.reset()
+    _events, messages = await run(ActionAnswerFaq(), tracker("klarna?", "faq"))
+    assert messages[0]["text"] == "Sorry, I can't look that up right now."
+    assert messages[-1]["custom"] == {"handoff": {"reason": "faq_error"}}
+    assert not any("Traceback" in str(m) for m in messages)
+
+
+async def test_handoff_tells_the_shopper_and_the_gateway(db_url):
+    events, messages = await run(
+        ActionHandoff(),
+        tracker("a person please", "human_handoff", active_loop="order_lookup_form"),
+    )
+    assert "person from our team" in messages[0]["text"]
+    assert messages[1]["custom"] == {"handoff": {"reason": "shopper_asked"}}
+    assert {"event": "active_loop", "timestamp": None, "name": None} in events
+
+
+async def test_handoff_after_faq_misses_says_why(db_url):
+    _, messages = await run(ActionHandoff(), tracker("yes", "affirm", slots={"faq_misses": 2.0}))
+    assert messages[1]["custom"] == {"handoff": {"reason": "faq_unanswered"}}
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("KNT-1001", "KNT-1001"),
+        ("knt1002", "KNT-1002"),
+        ("order #1003", "KNT-1003"),
+        ("1004", "KNT-1004"),
+        ("my order", None),
+        ("12", None),
+    ],
+)
+async def test_order_number_is_normalised_or_refused(typed, expected):
+    dispatcher = CollectingDispatcher()
+    result = await ValidateOrderLookupForm().validate_order_number(
+        typed, dispatcher, tracker(typed, "inform"), DOMAIN
+    )
+    assert result == {"order_number": expected}
+    assert (dispatcher.messages == []) == (expected is not None)
+
+
+async def test_email_is_trimmed_lowercased_or_refused():
+    dispatcher = CollectingDispatcher()
+    form = ValidateOrderLookupForm()
+    ok = await form.validate_email("  Ava@Example.COM ", dispatcher, tracker(), DOMAIN)
+    assert ok == {"email": "ava@example.com"} and dispatcher.messages == []
+    bad = await form.validate_email("ava at example", dispatcher, tracker(), DOMAIN)
+    assert bad == {"email": None}
+    assert "e-mail address" in dispatcher.messages[0]["text"]
+
+
+async def test_order_requests_hand_off_with_what_we_know(db_url):
+    t = tracker("cancel my order KNT-1001", "cancel_order", slots={"order_number": "KNT-1001"})
+    _, messages = await run(ActionOrderRequest(), t)
+    assert "cancel your order" in messages[0]["text"] and "KNT-1001" in messages[0]["text"]
+    assert messages[1]["custom"] == {"handoff": {"reason": "order_request:cancel_order"}}
+
+
+async def test_terse_message_with_nothing_asked_tries_the_faq_quietly(db_url):
+    _, messages = await run(ActionAnswerFaq(), tracker("klarna?", "inform"))
+    assert messages[0]["text"] == services.faq_engine().corpus.get("payments_bnpl").answer
+    for text, intent in [("yes", "affirm"), ("KNT-1001", "inform"), ("gift cards?", "inform")]:
+        events, messages = await run(ActionAnswerFaq(), tracker(text, intent))
+        assert [m["response"] for m in messages] == ["utter_how_can_i_help"], text
+        assert events == []
+    assert UnansweredLog(db_url).recent() == []  # none of them is a question we failed
