@@ -110,6 +110,22 @@ def ask() -> None:
 
 
 @faq_app.command()
+def unanswered(
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 50,
+) -> None:
+    """Questions the bot could not answer: material for new FAQ entries."""
+    from bot.faq.unanswered import UnansweredLog
+
+    rows = UnansweredLog(Settings().database_url).recent(limit)
+    if not rows:
+        print("no unanswered questions recorded")
+    for row in rows:
+        closest = f"{row.closest_faq_id} {row.closest_score:.2f}" if row.closest_faq_id else "-"
+        print(f"{row.created_at:%Y-%m-%d %H:%M}  [{row.intent or '-'}]  {row.question!r}  "
+              f"(closest: {closest})")
+
+
+@faq_app.command()
 def check(
     strict: Annotated[bool, typer.Option(help="Fail on near-duplicates too.")] = False,
 ) -> None:

@@ -67,6 +67,24 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the app database (SQLite by default; PostgreSQL by URL).",
     )
 
+    # --- order backend ---------------------------------------------------------------
+    orders_database_url: str = Field(
+        f"sqlite:///{PROJECT_ROOT / '.data' / 'orders.db'}",
+        description="SQLAlchemy URL of the order backend's database (PostgreSQL by URL).",
+    )
+    orders_host: str = Field("127.0.0.1", description="Interface of the order backend.")
+    orders_port: int = Field(8100, description="Port of the order backend.")
+    orders_url: str = Field(
+        "http://127.0.0.1:8100", description="Where the actions reach the order backend."
+    )
+    orders_api_token: SecretStr = Field(
+        SecretStr("local-dev-orders-token"),
+        description="Bearer token between the action server and the order backend.",
+    )
+    orders_timeout_seconds: float = Field(
+        3.0, description="Give up on the order backend after this long (then offer a person)."
+    )
+
     # --- Rasa and the action server --------------------------------------------------
     rasa_url: str = Field("http://127.0.0.1:5005", description="Base URL of the Rasa server.")
     rasa_token: SecretStr = Field(
@@ -86,11 +104,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_outside_local(self) -> Settings:
-        if self.environment != "local" and self.rasa_token.get_secret_value() == "local-dev-token":
-            raise ValueError(
-                "RASA_TOKEN is still the local development token; set a real secret "
-                "(e.g. `openssl rand -hex 32`) when ENVIRONMENT is not 'local'"
-            )
+        if self.environment == "local":
+            return self
+        for name, value, placeholder in (
+            ("RASA_TOKEN", self.rasa_token, "local-dev-token"),
+            ("ORDERS_API_TOKEN", self.orders_api_token, "local-dev-orders-token"),
+        ):
+            if value.get_secret_value() == placeholder:
+                raise ValueError(
+                    f"{name} is still the local development token; set a real secret "
+                    "(e.g. `openssl rand -hex 32`) when ENVIRONMENT is not 'local'"
+                )
         return self
 
 

@@ -4,7 +4,10 @@ real FAQ engine and a real (temporary SQLite) database."""
 from __future__ import annotations
 
 import inspect
+import os
 import pkgutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +192,17 @@ async def test_terse_message_with_nothing_asked_tries_the_faq_quietly(db_url):
         assert [m["response"] for m in messages] == ["utter_how_can_i_help"], text
         assert events == []
     assert UnansweredLog(db_url).recent() == []  # none of them is a question we failed
+
+
+async def test_unanswered_questions_are_listed_by_the_cli(db_url):
+    await run(ActionAnswerFaq(), tracker("do you sell gift cards?", "out_of_scope"))
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "faq", "unanswered"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=True,
+        env={**os.environ, "DATABASE_URL": db_url},
+    )
+    assert "'do you sell gift cards?'" in out.stdout
+    assert "[out_of_scope]" in out.stdout
