@@ -49,7 +49,8 @@ models/faq-encoder/knt_training.json: $(VENV)/.installed $(CORPUS) bot/faq/finet
 	$(BOT) faq train
 	touch $@
 
-run: install train ## Set up what is missing and start the assistant
+run: install train ## Set up what is missing (models, demo orders) and start the assistant
+	$(BOT) orders seed
 	$(BOT) run
 
 test: install train lint ## Lint, then run every test (sets up what the tests need first)

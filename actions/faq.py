@@ -23,6 +23,22 @@ MISSES_BEFORE_OFFERING_A_PERSON = 2
 TERSE_INTENTS = {"affirm", "inform"}
 
 
+def answer_digression(dispatcher: CollectingDispatcher, question: str) -> None:
+    """Answer a policy question asked in the middle of a flow (the flow then goes on)."""
+    try:
+        result = services.faq_engine().search(question)
+    except Exception:
+        log.exception("FAQ retrieval failed")
+        result = None
+    if result is not None and result.entry is not None:
+        dispatcher.utter_message(text=result.entry.answer)
+    else:
+        email = services.settings().support_email
+        dispatcher.utter_message(
+            text=f"I'm not sure about that one; you can ask a person or write to {email}."
+        )
+
+
 class ActionAnswerFaq(Action):
     def name(self) -> str:
         return "action_answer_faq"

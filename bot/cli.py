@@ -19,6 +19,8 @@ nlu_app = typer.Typer(help="Rasa training data.", no_args_is_help=True)
 app.add_typer(nlu_app, name="nlu")
 rasa_app = typer.Typer(help="The Rasa model.", no_args_is_help=True)
 app.add_typer(rasa_app, name="rasa")
+orders_app = typer.Typer(help="The order backend.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
 
 NLU_FILE = PROJECT_ROOT / "data" / "nlu.yml"
 
@@ -121,8 +123,10 @@ def unanswered(
         print("no unanswered questions recorded")
     for row in rows:
         closest = f"{row.closest_faq_id} {row.closest_score:.2f}" if row.closest_faq_id else "-"
-        print(f"{row.created_at:%Y-%m-%d %H:%M}  [{row.intent or '-'}]  {row.question!r}  "
-              f"(closest: {closest})")
+        print(
+            f"{row.created_at:%Y-%m-%d %H:%M}  [{row.intent or '-'}]  {row.question!r}  "
+            f"(closest: {closest})"
+        )
 
 
 @faq_app.command()
@@ -253,13 +257,38 @@ def rasa_train(
         print(f"Rasa model up to date: {path}")
 
 
+@orders_app.command(name="seed")
+def orders_seed() -> None:
+    """Create the demo orders (KNT-1001..1005, dates relative to today) in an empty database."""
+    from bot.orders.runner import seed_command
+
+    raise typer.Exit(seed_command(Settings()))
+
+
+@orders_app.command(name="serve")
+def orders_serve() -> None:
+    """Run the order backend (migrates its database first)."""
+    from bot.orders.runner import serve
+
+    serve(Settings())
+
+
+@orders_app.command(name="migrate")
+def orders_migrate() -> None:
+    """Bring the order database to the latest schema (Alembic)."""
+    from bot.orders.db import migrate
+
+    migrate(Settings().orders_database_url)
+    print("order database migrated to the latest revision")
+
+
 @app.command()
 def run(
     chat: Annotated[
         bool | None, typer.Option(help="Chat in this terminal (default: when interactive).")
     ] = None,
 ) -> None:
-    """Start the action server and Rasa; stop both on Ctrl-C."""
+    """Start the order backend, the action server and Rasa; stop them all on Ctrl-C."""
     from bot import stack
     from bot.rasa_model import model_path
     from bot.supervisor import StartupError, Supervisor
@@ -272,7 +301,13 @@ def run(
     log_dir = PROJECT_ROOT / ".data" / "logs" if interactive else None
     with Supervisor(PROJECT_ROOT, log_dir=log_dir) as sup:
         try:
-            sup.start([stack.action_server(settings), stack.rasa_server(settings, model)])
+            sup.start(
+                [
+                    stack.order_backend(settings),
+                    stack.action_server(settings),
+                    stack.rasa_server(settings, model),
+                ]
+            )
         except StartupError as exc:
             raise _fail(str(exc)) from None
         print(f"Rasa REST channel: {settings.rasa_url}/webhooks/rest/webhook")

@@ -1,8 +1,10 @@
 """`bot nlu sync`: the generated part of data/nlu.yml, from faq_corpus/ and the catalogue.
 
 The corpus stays the one source of truth for policy questions: the `faq` intent's
-examples are its questions and paraphrases, the `out_of_scope` intent's are its
-out-of-scope examples, and the lookup tables and synonyms come from bot/catalogue.py.
+examples are its questions and paraphrases plus a few store questions it cannot answer
+(retrieval declines those), the `out_of_scope` intent's are the off-topic examples
+(small talk, homework, ...), and the lookup tables and synonyms come from bot/catalogue.py.
+The NLU routes by topic; whether the FAQ can answer is retrieval's call.
 Everything below MARKER in data/nlu.yml is rewritten; everything above is hand-written.
 """
 
@@ -19,7 +21,7 @@ MARKER = (
     "edit those, not below this line ----"
 )
 FAQ_EXAMPLES_PER_ENTRY = 40
-OOS_EXAMPLES_PER_TOPIC = 10
+UNANSWERED_PER_TOPIC = 4
 
 _QUESTION_START = re.compile(
     r"^(can|could|how|what|what's|whats|when|where|is|are|do|does|will|would|may|should|"
@@ -88,7 +90,10 @@ def generated_section(corpus: Corpus) -> str:
         faq.extend(annotate(_clean(t)) for t in picked)
     oos: list[str] = []
     for topic in corpus.out_of_scope:
-        oos.extend(_clean(x) for x in topic.examples[:OOS_EXAMPLES_PER_TOPIC])
+        if topic.off_topic:
+            oos.extend(_clean(x) for x in topic.examples)
+        else:
+            faq.extend(annotate(_clean(x)) for x in topic.examples[:UNANSWERED_PER_TOPIC])
     lines = [MARKER, "", "- intent: faq", "  examples: |"]
     lines += [f"    - {t}" for t in _unique(faq)]
     lines += ["", "- intent: out_of_scope", "  examples: |"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from bot.faq.engine import FaqEngine
+from bot.faq.text import Lemmatizer
 from bot.faq.unanswered import UnansweredLog
+from bot.order_client import OrderClient
 from bot.settings import Settings, get_settings
 
 
@@ -27,6 +29,16 @@ def unanswered_log() -> UnansweredLog:
     return UnansweredLog(get_settings().database_url)
 
 
+@lru_cache(maxsize=1)
+def order_client() -> OrderClient:
+    return OrderClient(get_settings())
+
+
+def lemmatizer() -> Lemmatizer:
+    """The FAQ engine's spaCy lemmatizer (one pipeline per process)."""
+    return faq_engine().lemmatizer
+
+
 def reset() -> None:
-    for cached in (get_settings, faq_engine, unanswered_log):
+    for cached in (get_settings, faq_engine, unanswered_log, order_client):
         cached.cache_clear()

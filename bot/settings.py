@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         SecretStr("local-dev-orders-token"),
         description="Bearer token between the action server and the order backend.",
     )
+    verification_ttl_seconds: int = Field(
+        900, description="How long a verified order stays verified in a conversation."
+    )
     orders_timeout_seconds: float = Field(
         3.0, description="Give up on the order backend after this long (then offer a person)."
     )

@@ -11,6 +11,32 @@ from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import ProcessSpec
 
 
+def order_backend(settings: Settings) -> ProcessSpec:
+    host, port = settings.orders_host, settings.orders_port
+    return ProcessSpec(
+        name="orders",
+        argv=[sys.executable, "-m", "bot.orders", "serve"],
+        host=host,
+        port=port,
+        ready_url=f"http://{host}:{port}/healthz",
+        env=_settings_env(settings),
+    )
+
+
+def _settings_env(settings: Settings) -> dict[str, str]:
+    """The settings a child process must share with this one (they may differ from
+    the environment, e.g. free ports chosen by tests)."""
+    return {
+        "DATABASE_URL": settings.database_url,
+        "ORDERS_DATABASE_URL": settings.orders_database_url,
+        "ORDERS_HOST": settings.orders_host,
+        "ORDERS_PORT": str(settings.orders_port),
+        "ORDERS_URL": settings.orders_url,
+        "ORDERS_API_TOKEN": settings.orders_api_token.get_secret_value(),
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
 def action_server(settings: Settings) -> ProcessSpec:
     host, port = settings.action_server_host, settings.action_server_port
     return ProcessSpec(
@@ -19,7 +45,7 @@ def action_server(settings: Settings) -> ProcessSpec:
         host=host,
         port=port,
         ready_url=f"http://{host}:{port}/health",
-        env={"SANIC_HOST": host, "HF_HUB_OFFLINE": "1"},
+        env={**_settings_env(settings), "SANIC_HOST": host},
     )
 
 

@@ -53,6 +53,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _raise_keyboard_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 class Supervisor:
     def __init__(self, cwd: Path, log_dir: Path | None = None, echo: bool = True) -> None:
         self.cwd = cwd
@@ -123,11 +127,26 @@ class Supervisor:
             time.sleep(0.5)
         raise StartupError(f"{spec.name} was not ready after {spec.ready_timeout:.0f} s")
 
+    def stop_one(self, name: str, grace: float = 10.0) -> None:
+        proc = self.procs[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def restart(self, spec: ProcessSpec) -> None:
+        self.stop_one(spec.name)
+        self._spawn(spec)
+        self._wait_ready(spec, lambda _: None)
+
     def dead(self) -> list[str]:
         return [name for name, p in self.procs.items() if p.poll() is not None]
 
     def wait(self) -> None:
-        """Block until a process exits or Ctrl-C."""
+        """Block until a process exits, Ctrl-C or SIGTERM."""
         try:
             while not self.dead():
                 time.sleep(0.5)
@@ -135,6 +154,7 @@ class Supervisor:
             pass
 
     def stop(self, grace: float = 10.0) -> None:
+        """Stop every process: SIGTERM to each process group, SIGKILL after `grace`."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -149,6 +169,10 @@ class Supervisor:
             log.close()
 
     def __enter__(self) -> Supervisor:
+        # A SIGTERM to this process (e.g. `kill`, a service manager) must stop the children
+        # too: they run in their own sessions and would otherwise be orphaned.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -22,6 +22,15 @@ def engine(settings: Settings):  # type: ignore[no-untyped-def]
     return FaqEngine.load(settings)
 
 
+@pytest.fixture(scope="session")
+def live(settings: Settings, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The real order backend, action server and Rasa server, once per test session."""
+    from .live import live_stack
+
+    with live_stack(settings, tmp_path_factory.mktemp("live")) as running:
+        yield running
+
+
 @pytest.fixture
 def corpus_dir(tmp_path: Path) -> Path:
     """A writable copy of the shipped corpus."""

@@ -58,6 +58,7 @@ class OutOfScopeTopic(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     topic: NonEmpty
     examples: list[NonEmpty]
+    off_topic: bool = False  # not about the store at all (small talk, homework, ...)
 
 
 OUT_OF_SCOPE_FILE = "out_of_scope.yml"

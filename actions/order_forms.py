@@ -1,0 +1,392 @@
+"""The order forms: verify the shopper owns the order, then collect what the request needs.
+
+One abstract base does what every order request shares -- order number and e-mail, checked
+against the order backend, a uniform reply on a mismatch, a hand-off after the third
+failure, expiry of the verified state, a policy question answered mid-flow -- and one
+small subclass per request adds its own questions.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from abc import ABC, abstractmethod
+from datetime import date
+from typing import Any, ClassVar
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.faq import answer_digression
+from actions.replies import latest_intent, latest_text
+from bot import services
+from bot.catalogue_match import allowed, match
+from bot.order_client import OrderBackendUnavailable, OrderNotFound
+from bot.validation import normalize_email, normalize_order_number
+
+log = logging.getLogger(__name__)
+
+MAX_VERIFY_FAILURES = 3
+QUESTION_INTENTS = {"faq", "out_of_scope", "nlu_fallback", "bot_challenge"}
+VERIFICATION_SLOTS = ("verified_order", "verified_email", "verified_at", "order_facts")
+NOT_VERIFIED = (
+    "I couldn't find an order matching those details. Please check the order number and the "
+    "e-mail address you used for the order, and try again."
+)
+BACKEND_DOWN = (
+    "I can't reach our order system right now, so I can't look at your order. Please try "
+    "again in a few minutes, or a person from our team can help."
+)
+
+
+def is_verified(tracker: Tracker) -> bool:
+    verified_at = tracker.get_slot("verified_at")
+    if not verified_at or not tracker.get_slot("verified_order"):
+        return False
+    ttl = services.settings().verification_ttl_seconds
+    return time.time() - float(verified_at) < ttl
+
+
+def digression(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Answer a question asked instead of the requested value; True if it was one.
+
+    A question is what NLU calls one, with a question mark and a few words: "return?" as
+    the answer to "return or exchange?" is an answer, not a question.
+    """
+    intent, text = latest_intent(tracker), latest_text(tracker)
+    if intent == "bot_challenge":
+        dispatcher.utter_message(response="utter_iamabot")
+        return True
+    if intent in QUESTION_INTENTS and "?" in text and len(text.split()) >= 4:
+        answer_digression(dispatcher, text)
+        return True
+    return False
+
+
+class OrderFormValidation(FormValidationAction, ABC):
+    """Shared by every order form. `request` names the request for pre-checks."""
+
+    request: ClassVar[str]
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    def flow_slots(self, tracker: Tracker) -> list[str]:
+        """The request's own slots, asked after verification."""
+        return []
+
+    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
+        """Why this request cannot go ahead for this order (checked after verification)."""
+        return None
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events: list[EventType] = []
+        if tracker.get_slot("verified_at") and not is_verified(tracker):
+            # Verified too long ago: ask again rather than trust a stale proof.
+            events = [SlotSet(s, None) for s in (*VERIFICATION_SLOTS, "order_number", "email")]
+        elif is_verified(tracker) and tracker.get_slot("requested_slot") is None:
+            # A new request on an order verified earlier in this conversation: fresh
+            # facts from the backend, and the same pre-checks as after verification.
+            events = [SlotSet(k, v) for k, v in (await self._refresh(tracker)).items()]
+        tracker.add_slots(events)
+        return events + await super().run(dispatcher, tracker, domain)
+
+    async def _refresh(self, tracker: Tracker) -> dict[str, Any]:
+        try:
+            order = await services.order_client().lookup(
+                tracker.get_slot("verified_order"), tracker.get_slot("verified_email")
+            )
+        except (OrderBackendUnavailable, OrderNotFound) as exc:
+            log.warning("order backend unavailable: %s", exc)
+            return {"request_blocked": "backend_down"}
+        return self._facts_slots(order)
+
+    def _facts_slots(self, order: dict[str, Any]) -> dict[str, Any]:
+        slots: dict[str, Any] = {"order_facts": order}
+        items = order.get("items") or []
+        if len(items) == 1:
+            slots["order_item"] = str(items[0]["id"])
+        reason = self.blocked_reason(order, date.today())
+        if reason:
+            slots["request_blocked"] = reason
+        return slots
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot("request_blocked"):
+            return []  # the submit action explains why
+        if not is_verified(tracker):
+            return ["order_number", "email"]
+        return ["order_number", "email", *self.flow_slots(tracker)]
+
+    # --- verification ------------------------------------------------------------
+
+    async def validate_order_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if digression(dispatcher, tracker):
+            return {"order_number": None}
+        number = normalize_order_number(str(value or ""))
+        if number is None:
+            dispatcher.utter_message(
+                text="That doesn't look like a KNT order number. It looks like KNT-1234 "
+                "and is in your order confirmation e-mail."
+            )
+            return {"order_number": None}
+        if is_verified(tracker) and number == tracker.get_slot("verified_order"):
+            return {"order_number": number}
+        slots: dict[str, Any] = {"order_number": number, **dict.fromkeys(VERIFICATION_SLOTS)}
+        email = tracker.get_slot("email")
+        if email and not is_verified(tracker):
+            slots |= await self._verify(dispatcher, tracker, number, email)
+        elif is_verified(tracker):
+            slots["email"] = None  # another order: prove it is theirs too
+        return slots
+
+    async def validate_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if digression(dispatcher, tracker):
+            return {"email": None}
+        email = normalize_email(str(value or ""))
+        if email is None:
+            dispatcher.utter_message(
+                text="That doesn't look like an e-mail address. Please type the address "
+                "you used for the order, like name@example.com."
+            )
+            return {"email": None}
+        if is_verified(tracker) and email == tracker.get_slot("verified_email"):
+            return {"email": email}
+        number = tracker.get_slot("order_number")
+        if not number:
+            return {"email": email}
+        return {"email": email, **await self._verify(dispatcher, tracker, number, email)}
+
+    async def _verify(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, number: str, email: str
+    ) -> dict[str, Any]:
+        client = services.order_client()
+        try:
+            ok = await client.verify(number, email)
+            order = await client.lookup(number, email) if ok else None
+        except (OrderBackendUnavailable, OrderNotFound) as exc:
+            log.warning("order backend unavailable during verification: %s", exc)
+            return {"request_blocked": "backend_down"}
+        if order is None:
+            failures = int(tracker.get_slot("verify_failures") or 0) + 1
+            slots: dict[str, Any] = {
+                "verify_failures": float(failures),
+                "order_number": None,
+                "email": None,
+            }
+            if failures >= MAX_VERIFY_FAILURES:
+                slots["request_blocked"] = "verification_failed"
+            else:
+                dispatcher.utter_message(text=NOT_VERIFIED)
+            return slots
+        return {
+            "verified_order": order["order_number"],
+            "verified_email": email,
+            "verified_at": time.time(),
+            "verify_failures": 0.0,
+            "order_number": order["order_number"],
+            **self._facts_slots(order),
+        }
+
+    # --- helpers for the subclasses ----------------------------------------------
+
+    @staticmethod
+    def facts(tracker: Tracker) -> dict[str, Any]:
+        facts = tracker.get_slot("order_facts")
+        return facts if isinstance(facts, dict) else {}
+
+    def item(self, tracker: Tracker) -> dict[str, Any]:
+        wanted = str(tracker.get_slot("order_item") or "")
+        for item in self.facts(tracker).get("items", []):
+            if str(item["id"]) == wanted:
+                return dict(item)
+        return {}
+
+    async def validate_order_item(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if digression(dispatcher, tracker):
+            return {"order_item": None}
+        items = self.facts(tracker).get("items", [])
+        text = str(value or "").strip().lower()
+        if text.isdigit() and 1 <= int(text) <= len(items):
+            return {"order_item": str(items[int(text) - 1]["id"])}
+        hits = [i for i in items if text and text in " ".join(str(v).lower() for v in i.values())]
+        if len(hits) == 1:
+            return {"order_item": str(hits[0]["id"])}
+        dispatcher.utter_message(text="Please pick the item by its number in the list.")
+        return {"order_item": None}
+
+    async def validate_confirm(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if digression(dispatcher, tracker):
+            return {"confirm": None}
+        intent = latest_intent(tracker)
+        text = str(value or "").strip().lower()
+        if intent == "affirm" or re.fullmatch(r"(yes|y|yep|yeah|sure|ok|okay|confirm)\W*", text):
+            return {"confirm": "yes"}
+        if intent == "deny" or re.fullmatch(r"(no|n|nope|nah|cancel|stop)\W*", text):
+            return {"confirm": "no"}
+        dispatcher.utter_message(text="Please answer yes or no.")
+        return {"confirm": None}
+
+
+class ValidateOrderStatusForm(OrderFormValidation):
+    request = "status"
+
+    def name(self) -> str:
+        return "validate_order_status_form"
+
+
+class ValidateCancelForm(OrderFormValidation):
+    request = "cancel"
+
+    def name(self) -> str:
+        return "validate_cancel_form"
+
+    def flow_slots(self, tracker: Tracker) -> list[str]:
+        return ["confirm"]
+
+    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
+        if order["status"] == "cancelled":
+            return "already_cancelled"
+        if order["status"] in ("shipped", "delivered"):
+            return "order_shipped_cancel"
+        return None
+
+
+class ValidateReturnForm(OrderFormValidation):
+    request = "return"
+
+    def name(self) -> str:
+        return "validate_return_form"
+
+    def flow_slots(self, tracker: Tracker) -> list[str]:
+        slots = ["order_item", "return_kind", "return_reason"]
+        if tracker.get_slot("return_kind") == "exchange" and self.item(tracker).get("ring_size"):
+            slots.append("exchange_size")
+        return [*slots, "confirm"]
+
+    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
+        if order["status"] not in ("shipped", "delivered"):
+            return "not_shipped"
+        ends = order.get("return_window_ends")
+        if ends and date.fromisoformat(ends[:10]) < today:
+            return "outside_return_window"
+        return None
+
+    async def validate_return_kind(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if digression(dispatcher, tracker):
+            return {"return_kind": None}
+        text = str(value or "").lower()
+        if re.search(r"exchang|swap|trade|different|another|excange", text):
+            return {"return_kind": "exchange"}
+        if re.search(r"return|refund|money|send (it )?back|retrun", text):
+            return {"return_kind": "return"}
+        dispatcher.utter_message(text='Please say "return" or "exchange".')
+        return {"return_kind": None}
+
+    async def validate_return_reason(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if digression(dispatcher, tracker):
+            return {"return_reason": None}
+        reason = " ".join(str(value or "").split())[:500]
+        return {"return_reason": reason or None}
+
+    async def validate_exchange_size(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if digression(dispatcher, tracker):
+            return {"exchange_size": None}
+        size = match("ring_size", str(value or ""), services.lemmatizer())
+        if size is None:
+            dispatcher.utter_message(
+                text="That isn't a ring size we make. Sizes go from 3 to 13, in half sizes "
+                "(for example 6 or 6.5)."
+            )
+        return {"exchange_size": size}
+
+
+ATTRIBUTE_WORDS = {
+    "gemstone": r"stone|gem|diamond|sapphire|ruby|emerald",
+    "metal": r"metal|gold|platinum|colou?r",
+    "ring_size": r"size|bigger|smaller|fit",
+}
+ATTRIBUTE_NAMES = {"gemstone": "gemstone", "metal": "metal colour", "ring_size": "ring size"}
+
+
+class ValidateChangeForm(OrderFormValidation):
+    request = "change"
+
+    def name(self) -> str:
+        return "validate_change_form"
+
+    def flow_slots(self, tracker: Tracker) -> list[str]:
+        return ["order_item", "change_attribute", "change_value", "confirm"]
+
+    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
+        if order["status"] == "cancelled":
+            return "order_cancelled"
+        if order["status"] in ("shipped", "delivered"):
+            return "order_shipped_change"
+        if order.get("change_used"):
+            return "change_already_used"
+        return None
+
+    async def validate_change_attribute(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if digression(dispatcher, tracker):
+            return {"change_attribute": None}
+        text = str(value or "").lower()
+        # "make it rose gold" names the value too: take both.
+        for attribute in ("metal", "gemstone", "ring_size"):
+            named = match(attribute, text, services.lemmatizer())
+            if named and attribute != "ring_size":
+                return {"change_attribute": attribute, "change_value": named}
+        for attribute, words in ATTRIBUTE_WORDS.items():
+            if re.search(words, text):
+                return {"change_attribute": attribute}
+        dispatcher.utter_message(
+            text="You can change the gemstone, the metal colour or the ring size."
+        )
+        return {"change_attribute": None}
+
+    async def validate_change_value(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if digression(dispatcher, tracker):
+            return {"change_value": None}
+        attribute = tracker.get_slot("change_attribute") or ""
+        text = str(value or "")
+        new = match(attribute, text, services.lemmatizer()) if attribute else None
+        if new is None:
+            options = ", ".join(allowed(attribute)) if attribute else ""
+            dispatcher.utter_message(
+                text=f'Sorry, "{text.strip()[:60]}" isn\'t in our catalogue. '
+                f"You can choose: {options}."
+            )
+            return {"change_value": None}
+        if str(self.item(tracker).get(attribute) or "") == new:
+            dispatcher.utter_message(text=f"Your order already has {new}. Pick another option.")
+            return {"change_value": None}
+        return {"change_value": new}

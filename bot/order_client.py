@@ -1,0 +1,77 @@
+"""The actions' client of the order backend (bot/orders), with the errors they handle.
+
+Every call has a short timeout: when the backend is down or slow the shopper is told so
+and offered a person, and nothing is reported as done unless the backend confirmed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bot.settings import Settings
+
+
+class OrderBackendUnavailable(Exception):
+    """The order backend could not be reached, timed out or failed (5xx)."""
+
+
+class OrderNotFound(Exception):
+    """No order matches this order number and e-mail (deliberately not saying which)."""
+
+
+@dataclass
+class Refused(Exception):
+    """The store's rules refuse the request (HTTP 409); `reason` is machine-readable."""
+
+    reason: str
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class OrderClient:
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+        self._base = settings.orders_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {settings.orders_api_token.get_secret_value()}"}
+        self._timeout = settings.orders_timeout_seconds
+        self._transport = transport
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as c:
+                r = await c.post(f"{self._base}{path}", json=body, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise OrderBackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if r.status_code == 404:
+            raise OrderNotFound()
+        if r.status_code == 409:
+            detail = r.json().get("detail", {})
+            raise Refused(
+                str(detail.get("reason", "refused")),
+                str(detail.get("message", "")),
+                {k: v for k, v in detail.items() if k not in ("reason", "message")},
+            )
+        if r.status_code >= 400:
+            # 5xx is the backend's trouble; 401/403/422 are ours (token, request shape).
+            # Either way the shopper can't be helped by the bot right now.
+            raise OrderBackendUnavailable(f"order backend answered {r.status_code}: {r.text[:200]}")
+        data: dict[str, Any] = r.json()
+        return data
+
+    async def verify(self, order_number: str, email: str) -> bool:
+        data = await self._post("/v1/verify", {"order_number": order_number, "email": email})
+        return bool(data.get("verified"))
+
+    async def lookup(self, order_number: str, email: str) -> dict[str, Any]:
+        return await self._post("/v1/orders/lookup", {"order_number": order_number, "email": email})
+
+    async def create_return(self, **body: Any) -> dict[str, Any]:
+        return await self._post("/v1/orders/returns", body)
+
+    async def request_change(self, **body: Any) -> dict[str, Any]:
+        return await self._post("/v1/orders/changes", body)
+
+    async def cancel(self, **body: Any) -> dict[str, Any]:
+        return await self._post("/v1/orders/cancel", body)

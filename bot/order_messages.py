@@ -1,0 +1,87 @@
+"""What the bot tells a shopper about their order, from the order backend's view.
+
+Pure functions of the order view (a dict as /v1/orders/lookup returns it) and today's
+date, so every sentence is testable without a server.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value[:10]) if value else None
+
+
+def _fmt(d: date) -> str:
+    return f"{d:%B} {d.day}, {d.year}"
+
+
+def _item(order: dict[str, Any]) -> str:
+    items = order.get("items") or []
+    if len(items) != 1:
+        return f"{len(items)} items"
+    return describe_item(items[0])
+
+
+def describe_item(item: dict[str, Any]) -> str:
+    """ "Solitaire ring, sapphire, white gold, size 6" """
+    parts = [str(item.get("product") or "item"), item.get("gemstone"), item.get("metal")]
+    if item.get("ring_size"):
+        parts.append(f"size {item['ring_size']}")
+    return ", ".join(p for p in parts if p)
+
+
+def status_message(order: dict[str, Any], today: date) -> str:
+    number = order["order_number"]
+    status = order["status"]
+    what = _item(order)
+    payment = order.get("payment") or {}
+    shipment = order.get("shipment") or {}
+    if status == "cancelled":
+        return f"Order {number} ({what}) was cancelled."
+    if status == "awaiting_payment":
+        text = f"Order {number} ({what}) is waiting for payment before we start crafting it."
+        if payment.get("method") == "in_house":
+            paid, total = payment.get("parts_paid", 0), payment.get("parts_total", 3)
+            text += (
+                f" You've paid {paid} of {total} parts of your in-house payment plan: we start "
+                "crafting once half is paid and ship once it is fully paid."
+            )
+        return text
+    if status == "in_production":
+        text = f"Order {number} ({what}) is being crafted."
+        eta = order.get("crafting_eta") or {}
+        earliest, latest = _day(eta.get("earliest")), _day(eta.get("latest"))
+        if earliest and latest:
+            text += (
+                f" Crafting takes 3 to 5 weeks, so we expect it to be ready between "
+                f"{_fmt(earliest)} and {_fmt(latest)}."
+            )
+        text += " When it ships you'll get a tracking number by e-mail."
+        if payment.get("method") == "in_house" and payment.get("parts_paid", 0) < payment.get(
+            "parts_total", 3
+        ):
+            text += (
+                f" Your payment plan: {payment['parts_paid']} of {payment['parts_total']} parts "
+                "paid; it ships once fully paid."
+            )
+        return text
+    shipped = _day(shipment.get("shipped_at"))
+    carrier = shipment.get("carrier") or "the carrier"
+    tracking = shipment.get("tracking_number")
+    text = f"Order {number} ({what}) shipped"
+    text += f" on {_fmt(shipped)}" if shipped else ""
+    text += f" with {carrier}" + (f", tracking number {tracking}." if tracking else ".")
+    delivered = _day(shipment.get("delivered_at"))
+    if status == "delivered" and delivered:
+        text += f" It was delivered on {_fmt(delivered)}."
+    else:
+        text += f" {carrier} makes three delivery attempts and needs an adult's signature."
+    window = _day(order.get("return_window_ends"))
+    if window and window >= today:
+        text += f" You can return or exchange it until {_fmt(window)}."
+    elif window:
+        text += f" Its 30-day return window ended on {_fmt(window)}."
+    return text

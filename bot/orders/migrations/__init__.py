@@ -1,0 +1,1 @@
+"""Alembic migrations of the order database (run by `bot.orders.db.migrate`)."""

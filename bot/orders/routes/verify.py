@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from bot.orders.deps import ServiceDep
+from bot.orders.schemas import OwnerProof, Verification
+
+router = APIRouter(tags=["orders"])
+
+
+@router.post(
+    "/verify",
+    summary="Check that an order number and an e-mail address belong together",
+    description=(
+        "The order number is normalised (`knt1001`, `1001`, `#1001` -> `KNT-1001`); the "
+        "e-mail is compared trimmed and case-insensitively. A mismatch answers only "
+        '`{"verified": false}`: never which part was wrong.'
+    ),
+    response_model=Verification,
+    response_model_exclude_none=True,
+)
+def verify(body: OwnerProof, service: ServiceDep) -> Verification:
+    number = service.verify(body)
+    return (
+        Verification(verified=True, order_number=number) if number else Verification(verified=False)
+    )

@@ -1,0 +1,240 @@
+"""What the API does, one method per endpoint: prove ownership, apply the rules, write.
+
+Every create runs in one write transaction: find the order (locking its row), replay the
+record already created under the same idempotency key (or refuse a reused key), check the
+rules, insert, audit. A concurrent twin that collides on a unique constraint starts over
+and then finds the winner's record (see `Database.write`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.orders import normalize, repository, rules, views
+from bot.orders.db import Database
+from bot.orders.domain import (
+    ChangeStatus,
+    NotFound,
+    OrderStatus,
+    Refused,
+    ReturnKind,
+    ReturnStatus,
+)
+from bot.orders.models import Cancellation, ChangeRequest, Order, ReturnRequest
+from bot.orders.schemas import (
+    CancelCreate,
+    Cancelled,
+    ChangeCreate,
+    ChangeCreated,
+    OrderView,
+    OwnerProof,
+    ReturnCreate,
+    ReturnCreated,
+)
+
+Clock = Callable[[], datetime]
+
+
+def _key_reused() -> Refused:
+    return Refused(
+        "idempotency_key_reused",
+        "This idempotency key was already used for a different request; use a new key.",
+    )
+
+
+def _owner_fields(proof: OwnerProof) -> dict[str, str | None]:
+    return {
+        "order_number": normalize.order_number(proof.order_number),
+        "email": normalize.email(proof.email),
+    }
+
+
+class OrderService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    # --- reads -------------------------------------------------------------------------
+
+    def verify(self, proof: OwnerProof) -> str | None:
+        """The normalised order number when the e-mail is the order's, else None."""
+        with self.db.read() as session:
+            order = repository.owned_order(session, proof.order_number, proof.email)
+            return order.order_number if order else None
+
+    def lookup(self, proof: OwnerProof) -> OrderView:
+        with self.db.read() as session:
+            order = repository.owned_order(session, proof.order_number, proof.email)
+            if order is None:
+                raise NotFound()
+            return views.order_view(order, self.clock())
+
+    # --- writes ------------------------------------------------------------------------
+
+    def _locked_order(self, session: Session, proof: OwnerProof) -> Order:
+        order = repository.owned_order(session, proof.order_number, proof.email, for_update=True)
+        if order is None:
+            raise NotFound()
+        return order
+
+    def create_return(self, request: ReturnCreate, actor: str) -> tuple[ReturnCreated, bool]:
+        """(the return, True) when created now; (the earlier one, False) on a replay."""
+        digest = repository.fingerprint(
+            "return",
+            {
+                **_owner_fields(request),
+                "item_id": request.item_id,
+                "kind": request.kind,
+                "reason": request.reason,
+                "exchange_size": normalize.ring_size(request.exchange_size)
+                if request.exchange_size
+                else None,
+            },
+        )
+
+        def step(session: Session) -> tuple[ReturnCreated, bool]:
+            order = self._locked_order(session, request)
+            earlier = repository.by_idempotency_key(session, ReturnRequest, request.idempotency_key)
+            if earlier is not None:
+                if earlier.request_hash != digest:
+                    raise _key_reused()
+                return views.return_created(earlier), False
+            now = self.clock()
+            plan = rules.check_return(
+                repository.facts_of(order),
+                request.item_id,
+                ReturnKind(request.kind),
+                request.exchange_size,
+                now,
+            )
+            record = ReturnRequest(
+                rma_number=repository.new_number("RMA"),
+                order=order,
+                item_id=plan.item_id,
+                kind=plan.kind.value,
+                reason=request.reason,
+                exchange_size=plan.exchange_size,
+                status=ReturnStatus.OPEN.value,
+                created_at=now,
+                idempotency_key=request.idempotency_key,
+                request_hash=digest,
+            )
+            session.add(record)
+            repository.audit(
+                session,
+                when=now,
+                action=f"{plan.kind.value}.requested",
+                order_number=order.order_number,
+                actor=actor,
+                details={
+                    "rma_number": record.rma_number,
+                    "item_id": plan.item_id,
+                    "kind": plan.kind.value,
+                    "exchange_size": plan.exchange_size,
+                    "idempotency_key": request.idempotency_key,
+                },
+            )
+            session.flush()
+            return views.return_created(record), True
+
+        return self.db.write(step)
+
+    def create_change(self, request: ChangeCreate, actor: str) -> tuple[ChangeCreated, bool]:
+        attribute = rules.parse_attribute(request.attribute)
+        digest = repository.fingerprint(
+            "change",
+            {
+                **_owner_fields(request),
+                "item_id": request.item_id,
+                "attribute": attribute.value if attribute else normalize.value(request.attribute),
+                "new_value": normalize.ring_size(request.new_value)
+                if attribute is not None and attribute.value == "ring_size"
+                else normalize.value(request.new_value),
+            },
+        )
+
+        def step(session: Session) -> tuple[ChangeCreated, bool]:
+            order = self._locked_order(session, request)
+            earlier = repository.by_idempotency_key(session, ChangeRequest, request.idempotency_key)
+            if earlier is not None:
+                if earlier.request_hash != digest:
+                    raise _key_reused()
+                return views.change_created(earlier), False
+            now = self.clock()
+            plan = rules.check_change(
+                repository.facts_of(order), request.item_id, request.attribute, request.new_value
+            )
+            record = ChangeRequest(
+                request_number=repository.new_number("CHG"),
+                order=order,
+                item_id=plan.item_id,
+                attribute=plan.attribute.value,
+                old_value=plan.old_value,
+                new_value=plan.new_value,
+                status=ChangeStatus.REQUESTED.value,
+                created_at=now,
+                idempotency_key=request.idempotency_key,
+                request_hash=digest,
+            )
+            session.add(record)
+            repository.audit(
+                session,
+                when=now,
+                action="change.requested",
+                order_number=order.order_number,
+                actor=actor,
+                details={
+                    "request_number": record.request_number,
+                    "item_id": plan.item_id,
+                    "attribute": plan.attribute.value,
+                    "old_value": plan.old_value,
+                    "new_value": plan.new_value,
+                    "idempotency_key": request.idempotency_key,
+                },
+            )
+            session.flush()
+            return views.change_created(record), True
+
+        return self.db.write(step)
+
+    def cancel(self, request: CancelCreate, actor: str) -> tuple[Cancelled, bool]:
+        digest = repository.fingerprint("cancel", _owner_fields(request))
+
+        def step(session: Session) -> tuple[Cancelled, bool]:
+            order = self._locked_order(session, request)
+            earlier = repository.by_idempotency_key(session, Cancellation, request.idempotency_key)
+            if earlier is not None:
+                if earlier.request_hash != digest:
+                    raise _key_reused()
+                return views.cancelled(earlier), False
+            now = self.clock()
+            rules.check_cancel(repository.facts_of(order))
+            record = Cancellation(
+                cancellation_number=repository.new_number("CXL"),
+                order=order,
+                previous_status=order.status,
+                created_at=now,
+                idempotency_key=request.idempotency_key,
+                request_hash=digest,
+            )
+            order.status = OrderStatus.CANCELLED.value
+            session.add(record)
+            repository.audit(
+                session,
+                when=now,
+                action="order.cancelled",
+                order_number=order.order_number,
+                actor=actor,
+                details={
+                    "cancellation_number": record.cancellation_number,
+                    "previous_status": record.previous_status,
+                    "idempotency_key": request.idempotency_key,
+                },
+            )
+            session.flush()
+            return views.cancelled(record), True
+
+        return self.db.write(step)

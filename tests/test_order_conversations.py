@@ -1,0 +1,149 @@
+"""Every order flow as a shopper lives it: REST channel -> Rasa -> action server -> the
+real order backend (seeded demo orders, throwaway database). The tests of one session
+share the demo orders, so each flow uses the order whose story it tells."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from .live import new_sender, texts
+
+pytestmark = pytest.mark.slow
+
+
+def test_status_needs_ownership_then_tells_where_it_is(live):
+    s = new_sender()
+    assert "order number" in texts(live.say(s, "where is my order?"))
+    assert "e-mail" in texts(live.say(s, "KNT-1001"))
+    status = texts(live.say(s, " AVA@example.com "))  # trimmed, any case
+    assert "KNT-1001" in status and "being crafted" in status and "3 to 5 weeks" in status
+
+
+def test_shipped_order_status_has_carrier_and_tracking(live):
+    s = new_sender()
+    status = texts(live.say(s, "has order KNT-1002 shipped? my email is ben@example.com"))
+    assert "FedEx" in status and "tracking number" in status
+    assert "return or exchange it until" in status
+
+
+def test_wrong_details_get_one_uniform_reply_and_the_third_failure_hands_off(live):
+    s = new_sender()
+    live.say(s, "check my order status")
+    live.say(s, "KNT-1002")
+    wrong_email = texts(live.say(s, "someone@example.com"))
+    live.say(s, "KNT-1099")
+    wrong_number = texts(live.say(s, "ben@example.com"))
+    # The same words whichever part was wrong, and neither part is named.
+    assert wrong_email.splitlines()[0] == wrong_number.splitlines()[0]
+    assert "couldn't find an order matching those details" in wrong_email
+    live.say(s, "KNT-1002")
+    third = live.say(s, "nobody@example.com")
+    assert third[-1]["custom"] == {"handoff": {"reason": "verification_failed"}}
+    assert "order number" not in texts(third)  # no fourth guess
+
+
+def test_return_with_rma_label_and_refund_timing(live):
+    s = new_sender()
+    assert "e-mail" in texts(live.say(s, "I want to return the ring from order KNT-1002"))
+    assert "return it for a refund, or exchange" in texts(live.say(s, "ben@example.com"))
+    assert "reason" in texts(live.say(s, "return"))
+    summary = texts(live.say(s, "it's a bit too big"))
+    assert "To confirm: return" in summary and "too big" in summary
+    done = texts(live.say(s, "yes"))
+    assert re.search(r"RMA-\w+", done)
+    assert "1-2 business days" in done and "14 days" in done
+    # Another return of the same item is refused by the backend (one open return per item).
+    s2 = new_sender()
+    live.say(s2, "i'd like to return my ring, order KNT-1002")
+    live.say(s2, "ben@example.com")
+    live.say(s2, "return")
+    live.say(s2, "changed my mind")
+    refused = texts(live.say(s2, "yes"))
+    assert "already an open return" in refused
+    assert "RMA-" not in refused
+
+
+def test_return_outside_the_window_explains_the_rule(live):
+    s = new_sender()
+    live.say(s, "I want to return my ring")
+    live.say(s, "KNT-1003")
+    reply = texts(live.say(s, "cara@example.com"))
+    assert "within 30 days from the shipping-confirmation date" in reply
+    assert "window ended on" in reply and "lifetime warranty" in reply
+
+
+def test_return_before_shipping_offers_the_alternatives(live):
+    s = new_sender()
+    live.say(s, "start a return for order KNT-1005")
+    reply = live.say(s, "eve@example.com")
+    assert "hasn't shipped yet" in texts(reply)
+    payloads = {b["payload"] for r in reply for b in r.get("buttons") or []}
+    assert {"/cancel_order", "/change_order"} <= payloads
+
+
+def test_change_normalises_the_value_then_a_second_change_is_refused(live):
+    s = new_sender()
+    live.say(s, "I'd like to change the metal on order KNT-1001")
+    assert "What would you like to change" in texts(live.say(s, "ava@example.com"))
+    asked = texts(live.say(s, "the metal colour"))
+    assert "Which metal colour" in asked
+    wrong = texts(live.say(s, "silver"))
+    assert "isn't in our catalogue" in wrong and "rose gold" in wrong
+    summary = texts(live.say(s, "pink gold"))
+    assert "from white gold to rose gold" in summary
+    done = texts(live.say(s, "yes"))
+    assert re.search(r"CHG-\w+", done) and "one change this order allows" in done
+    again = texts(live.say(s, "can you also change the ring size on my order to 7"))
+    assert "one chance to change a single item" in again
+
+
+def test_order_whose_change_is_used_is_refused_with_a_person_offered(live):
+    s = new_sender()
+    live.say(s, "change my order KNT-1004")
+    reply = live.say(s, "dan@example.com")
+    assert "one chance to change a single item" in texts(reply)
+    assert any(b["payload"] == "/human_handoff" for r in reply for b in r.get("buttons") or [])
+
+
+def test_cancel_after_shipping_is_refused_and_a_return_offered(live):
+    s = new_sender()
+    live.say(s, "cancel my order KNT-1002")
+    reply = live.say(s, "ben@example.com")
+    assert "can't be cancelled" in texts(reply)
+    assert any(b["payload"] == "/start_return" for r in reply for b in r.get("buttons") or [])
+
+
+def test_cancel_asks_first_then_cancels(live):
+    s = new_sender()
+    live.say(s, "please cancel order KNT-1005")
+    ask = texts(live.say(s, "eve@example.com"))
+    assert "To confirm: cancel order KNT-1005" in ask
+    assert "haven't submitted anything" in texts(live.say(s, "no"))
+    live.say(s, "cancel order KNT-1005")  # verified a moment ago: straight to the question
+    done = texts(live.say(s, "yes"))
+    assert "KNT-1005 is cancelled" in done and re.search(r"CXL-\w+", done)
+
+
+def test_a_policy_question_inside_a_flow_is_answered_then_the_flow_resumes(live):
+    s = new_sender()
+    live.say(s, "I want to exchange my ring, order KNT-1002")
+    live.say(s, "ben@example.com")
+    answer = texts(live.say(s, "wait, how long do refunds take?"))
+    assert "Your refund might be processed within up to 14 days" in answer
+    assert "return it for a refund, or exchange" in answer  # and the flow goes on
+
+
+def test_backend_down_mid_conversation_is_said_and_nothing_is_confirmed(live):
+    s = new_sender()
+    live.say(s, "where is my order KNT-1001?")
+    live.stop_orders()
+    try:
+        reply = texts(live.say(s, "ava@example.com"))
+        assert "can't reach our order system" in reply
+        assert "being crafted" not in reply and "Done" not in reply
+    finally:
+        live.start_orders()
+    assert httpx.get(f"{live.settings.orders_url}/healthz", timeout=5).status_code == 200

@@ -1,0 +1,150 @@
+"""What the bot says about orders, and how it reads what shoppers type."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.catalogue_match import match
+from bot.faq.text import Lemmatizer
+from bot.order_messages import status_message
+from bot.order_rules_text import explain
+from bot.validation import normalize_email, normalize_order_number
+
+
+@pytest.fixture(scope="module")
+def lemmatizer(settings):  # type: ignore[no-untyped-def]
+    return Lemmatizer(settings.faq_spacy_model)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "text", "expected"),
+    [
+        ("metal", "rosegold", "rose gold"),
+        ("metal", "pink gold please", "rose gold"),
+        ("metal", "Rose Golds", "rose gold"),
+        ("metal", "platnium", "platinum"),
+        ("metal", "silver", None),
+        ("gemstone", "rubies", "ruby"),
+        ("gemstone", "a saphire instead", "sapphire"),
+        ("gemstone", "opal", None),
+        ("ring_size", "size seven", "7"),
+        ("ring_size", "seven and a half", "7.5"),
+        ("ring_size", "7 1/2", "7.5"),
+        ("ring_size", "6.5", "6.5"),
+        ("ring_size", "7.0", "7"),
+        ("ring_size", "size 20", None),
+        ("ring_size", "", None),
+    ],
+)
+def test_free_text_is_normalised_against_the_catalogue(lemmatizer, attribute, text, expected):
+    assert match(attribute, text, lemmatizer) == expected
+
+
+def test_unknown_attribute_is_an_error(lemmatizer):
+    with pytest.raises(ValueError, match="unknown attribute"):
+        match("colour", "red", lemmatizer)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("KNT-1001", "KNT-1001"),
+        ("knt1002", "KNT-1002"),
+        ("order #1003", "KNT-1003"),
+        ("1004", "KNT-1004"),
+        ("my order", None),
+        ("12", None),
+        (None, None),
+    ],
+)
+def test_order_numbers(typed, expected):
+    assert normalize_order_number(typed) == expected
+
+
+def test_emails_are_trimmed_and_lowercased():
+    assert normalize_email("  Ava@Example.COM ") == "ava@example.com"
+    assert normalize_email("ava at example") is None
+    assert normalize_email("") is None
+
+
+RING = {
+    "id": 1,
+    "product": "Solitaire ring",
+    "gemstone": "sapphire",
+    "metal": "white gold",
+    "ring_size": "6",
+}
+
+
+def test_status_in_production_gives_the_crafting_window():
+    text = status_message(
+        {
+            "order_number": "KNT-1001",
+            "status": "in_production",
+            "items": [RING],
+            "payment": {"method": "card"},
+            "crafting_eta": {"earliest": "2026-12-12", "latest": "2026-12-26"},
+        },
+        date(2026, 11, 26),
+    )
+    assert "KNT-1001" in text and "being crafted" in text
+    assert "3 to 5 weeks" in text and "December 12, 2026 and December 26, 2026" in text
+    assert "tracking number by e-mail" in text
+
+
+def test_status_shipped_gives_carrier_tracking_and_return_window():
+    order = {
+        "order_number": "KNT-1002",
+        "status": "delivered",
+        "items": [RING],
+        "shipment": {
+            "carrier": "FedEx",
+            "tracking_number": "771234567890",
+            "shipped_at": "2026-11-16T10:00:00+00:00",
+            "delivered_at": "2026-11-19T10:00:00+00:00",
+        },
+        "return_window_ends": "2026-12-16",
+    }
+    text = status_message(order, date(2026, 11, 26))
+    assert "FedEx" in text and "771234567890" in text and "November 16, 2026" in text
+    assert "delivered on November 19, 2026" in text
+    assert "return or exchange it until December 16, 2026" in text
+    later = status_message(order, date(2026, 12, 20))
+    assert "return window ended on December 16, 2026" in later
+
+
+def test_status_in_house_finance_shows_progress():
+    text = status_message(
+        {
+            "order_number": "KNT-1005",
+            "status": "awaiting_payment",
+            "items": [RING],
+            "payment": {"method": "in_house", "parts_paid": 1, "parts_total": 3},
+        },
+        date(2026, 11, 26),
+    )
+    assert "1 of 3 parts" in text and "half is paid" in text
+
+
+@pytest.mark.parametrize(
+    ("reason", "must_say"),
+    [
+        ("not_shipped", "30 days"),
+        ("outside_return_window", "ended on November 10, 2026"),
+        ("change_already_used", "one chance to change a single item"),
+        ("order_shipped_cancel", "only while they are still in production"),
+        ("invalid_value", "ruby, emerald"),
+        ("something_new", "A person from our team can help"),
+    ],
+)
+def test_refusals_quote_the_store_rules(reason, must_say):
+    text, buttons = explain(
+        reason,
+        {"order_number": "KNT-1003", "return_window_ends": "2026-11-10"},
+        {"allowed": ["ruby", "emerald"]},
+    )
+    assert must_say in text
+    if reason in ("not_shipped", "order_shipped_cancel"):
+        assert buttons and all(b["payload"].startswith("/") for b in buttons)
