@@ -147,10 +147,11 @@ class OrderFormValidation(FormValidationAction, ABC):
             return {"order_number": number}
         slots: dict[str, Any] = {"order_number": number, **dict.fromkeys(VERIFICATION_SLOTS)}
         email = tracker.get_slot("email")
-        if email and not is_verified(tracker):
-            slots |= await self._verify(dispatcher, tracker, number, email)
-        elif is_verified(tracker):
+        if is_verified(tracker):
             slots["email"] = None  # another order: prove it is theirs too
+        elif email and "email" not in tracker.slots_to_validate():
+            # The e-mail came earlier; with both in this message, validate_email verifies.
+            slots |= await self._verify(dispatcher, tracker, number, email)
         return slots
 
     async def validate_email(
@@ -167,7 +168,7 @@ class OrderFormValidation(FormValidationAction, ABC):
             return {"email": None}
         if is_verified(tracker) and email == tracker.get_slot("verified_email"):
             return {"email": email}
-        number = tracker.get_slot("order_number")
+        number = normalize_order_number(tracker.get_slot("order_number"))
         if not number:
             return {"email": email}
         return {"email": email, **await self._verify(dispatcher, tracker, number, email)}

@@ -19,8 +19,6 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 import actions
 from actions.faq import ActionAnswerFaq
 from actions.handoff import ActionHandoff
-from actions.order_lookup import ValidateOrderLookupForm
-from actions.orders import ActionOrderRequest
 from bot import services
 from bot.faq.unanswered import UnansweredLog
 from bot.settings import PROJECT_ROOT
@@ -145,43 +143,6 @@ async def test_handoff_tells_the_shopper_and_the_gateway(db_url):
 async def test_handoff_after_faq_misses_says_why(db_url):
     _, messages = await run(ActionHandoff(), tracker("yes", "affirm", slots={"faq_misses": 2.0}))
     assert messages[1]["custom"] == {"handoff": {"reason": "faq_unanswered"}}
-
-
-@pytest.mark.parametrize(
-    ("typed", "expected"),
-    [
-        ("KNT-1001", "KNT-1001"),
-        ("knt1002", "KNT-1002"),
-        ("order #1003", "KNT-1003"),
-        ("1004", "KNT-1004"),
-        ("my order", None),
-        ("12", None),
-    ],
-)
-async def test_order_number_is_normalised_or_refused(typed, expected):
-    dispatcher = CollectingDispatcher()
-    result = await ValidateOrderLookupForm().validate_order_number(
-        typed, dispatcher, tracker(typed, "inform"), DOMAIN
-    )
-    assert result == {"order_number": expected}
-    assert (dispatcher.messages == []) == (expected is not None)
-
-
-async def test_email_is_trimmed_lowercased_or_refused():
-    dispatcher = CollectingDispatcher()
-    form = ValidateOrderLookupForm()
-    ok = await form.validate_email("  Ava@Example.COM ", dispatcher, tracker(), DOMAIN)
-    assert ok == {"email": "ava@example.com"} and dispatcher.messages == []
-    bad = await form.validate_email("ava at example", dispatcher, tracker(), DOMAIN)
-    assert bad == {"email": None}
-    assert "e-mail address" in dispatcher.messages[0]["text"]
-
-
-async def test_order_requests_hand_off_with_what_we_know(db_url):
-    t = tracker("cancel my order KNT-1001", "cancel_order", slots={"order_number": "KNT-1001"})
-    _, messages = await run(ActionOrderRequest(), t)
-    assert "cancel your order" in messages[0]["text"] and "KNT-1001" in messages[0]["text"]
-    assert messages[1]["custom"] == {"handoff": {"reason": "order_request:cancel_order"}}
 
 
 async def test_terse_message_with_nothing_asked_tries_the_faq_quietly(db_url):
