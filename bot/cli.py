@@ -34,6 +34,16 @@ DEV_SET = PROJECT_ROOT / "tests" / "data" / "faq_dev.jsonl"
 FRESH_SET = PROJECT_ROOT / "tests" / "data" / "faq_fresh.jsonl"
 
 
+def _corpus(settings: Settings):  # type: ignore[no-untyped-def]
+    """The validated corpus, or exit 1 with the message that says what to fix."""
+    from bot.faq.corpus import CorpusError, load_corpus
+
+    try:
+        return load_corpus(settings.faq_corpus_dir)
+    except CorpusError as exc:
+        raise _fail(str(exc)) from None
+
+
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
     from bot.faq import CorpusError, FaqEngine
 
@@ -135,14 +145,9 @@ def check(
 ) -> None:
     """Validate the corpus and list near-duplicate paraphrases across entries."""
     from bot.faq.check import near_duplicates, thin_entries
-    from bot.faq.corpus import CorpusError, load_corpus
 
     settings = Settings()
-    try:
-        corpus = load_corpus(settings.faq_corpus_dir)
-    except CorpusError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+    corpus = _corpus(settings)
     n_para = sum(len(e.paraphrases) for e in corpus.entries)
     n_oos = sum(len(t.examples) for t in corpus.out_of_scope)
     print(
@@ -187,16 +192,11 @@ def train(
     epochs: Annotated[int, typer.Option(min=1, max=20)] = 2,
 ) -> None:
     """Fine-tune the encoder on the corpus (skipped when it is up to date), then warm the caches."""
-    from bot.faq.corpus import CorpusError, load_corpus
     from bot.faq.encoder import BASE_MODEL, resolve_model_dir
     from bot.faq.finetune import TrainConfig, finetune, trained_on
 
     settings = Settings()
-    try:
-        corpus = load_corpus(settings.faq_corpus_dir)
-    except CorpusError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+    corpus = _corpus(settings)
     if settings.faq_model == BASE_MODEL:
         print("FAQ_MODEL=base: nothing to fine-tune")
     else:
@@ -220,13 +220,9 @@ def sync(
     ] = False,
 ) -> None:
     """Regenerate the faq/out_of_scope intents, lookups and synonyms in data/nlu.yml."""
-    from bot.faq.corpus import CorpusError, load_corpus
     from bot.nlu_sync import MARKER, is_in_sync, synced_text
 
-    try:
-        corpus = load_corpus(Settings().faq_corpus_dir)
-    except CorpusError as exc:
-        raise _fail(str(exc)) from None
+    corpus = _corpus(Settings())
     if not NLU_FILE.is_file() or MARKER not in NLU_FILE.read_text(encoding="utf-8"):
         raise _fail(f"{NLU_FILE} must exist and contain the line:\n{MARKER}")
     if check_only:
