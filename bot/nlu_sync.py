@@ -32,7 +32,10 @@ _QUESTION_START = re.compile(
 _REQUEST = re.compile(
     r"\b(please|pls|plz)\b|\b(can|could|would|will)\s+(you|u)\b|^(i|i'd|i'm|i’d|i’m)\s+"
     r"(want|need|would like|like)\b|\b(cancel|return|change|track|exchange)\s+(my|this|it)\b"
-    r"(?!.*\?)",
+    r"(?!.*\?)"
+    # About the shopper's own order right now, or asking for a person: their own intents.
+    r"|^(where('s|s| is)\s+my|order status|status of my|what's the status of my)"
+    r"|\b(talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+)?(real\s+)?(person|human|agent|someone)",
     re.IGNORECASE,
 )
 # Words too ambiguous to mark as an entity in a policy question ("the color of gold").
