@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         description="How queries are encoded: 'onnx' (onnxruntime, fast) or 'torch'.",
     )
     faq_min_score: float = Field(
-        0.3237, description="Abstain when the fused score of the best answer is below this."
+        0.467, description="Abstain when the fused score of the best answer is below this."
     )
     faq_min_margin: float = Field(
         0.0, description="Abstain when best minus runner-up (other entry) is below this."
