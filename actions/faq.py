@@ -40,6 +40,15 @@ def answer_digression(dispatcher: CollectingDispatcher, question: str) -> None:
 
 
 class ActionAnswerFaq(Action):
+    def __init__(self) -> None:
+        # The action server creates its actions once, at start: load the FAQ engine then
+        # (about a second), so the first shopper's question is not the one that waits.
+        # A broken corpus or model is logged here and answered with a hand-off later.
+        try:
+            services.faq_engine()
+        except Exception:
+            log.exception("FAQ engine could not be loaded at start")
+
     def name(self) -> str:
         return "action_answer_faq"
 

@@ -1,8 +1,10 @@
 """End to end through Rasa's REST channel, on held-out shopper questions.
 
 Starts the real action server and Rasa server (the trained model) on free ports, then:
-- accuracy: every held-out question (tests/data: the `test` split of faq_dev.jsonl and
-  all of faq_fresh.jsonl) is sent as the first message of a new conversation; a policy
+- accuracy, on two held-out sets: the FAQ sets (tests/data: the `test` split of
+  faq_dev.jsonl and all of faq_fresh.jsonl) and tests/data/rasa_e2e_heldout.jsonl, shopper
+  questions written for this bench (policy questions and unanswerable ones, no requests).
+  Every question is sent as the first message of a new conversation; a policy
   question counts as right when the reply is the text of one of its acceptable FAQ
   entries, an unanswerable one when the reply takes the "I don't know" path (strict).
   Some held-out lines are really requests ("cancel order", "track order") or small talk
@@ -23,6 +25,7 @@ import json
 import statistics
 import time
 import uuid
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -42,11 +45,18 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def held_out() -> list[dict]:
-    rows = [json.loads(x) for x in (DATA / "faq_dev.jsonl").read_text().splitlines() if x.strip()]
-    rows = [r for r in rows if r["split"] == "test"]
-    rows += [json.loads(x) for x in (DATA / "faq_fresh.jsonl").read_text().splitlines() if x]
-    return rows
+def jsonl(name: str) -> list[dict]:
+    path = DATA / name
+    if not path.is_file():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def held_out() -> dict[str, list[dict]]:
+    faq_sets = [r for r in jsonl("faq_dev.jsonl") if r["split"] == "test"]
+    faq_sets += jsonl("faq_fresh.jsonl")
+    e2e = [{"query": r["text"], "labels": r["labels"]} for r in jsonl("rasa_e2e_heldout.jsonl")]
+    return {"FAQ held-out sets": faq_sets, "rasa_e2e_heldout.jsonl": e2e}
 
 
 def tracker_payload(text: str) -> dict:
@@ -73,15 +83,24 @@ def tracker_payload(text: str) -> dict:
     }
 
 
+@dataclass
+class Tally:
+    n: int = 0
+    n_in: int = 0
+    right: int = 0
+    lenient: int = 0
+    misses: list[str] = field(default_factory=list)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N of each set")
     args = parser.parse_args()
     settings = Settings()
     model = model_path(settings.rasa_model_dir)
     if not model.is_file():
         raise SystemExit(f"no Rasa model {model.name}: run `make train`")
-    questions = held_out()[: args.limit or None]
+    sets = {name: rows[: args.limit or None] for name, rows in held_out().items() if rows}
     engine = FaqEngine.load(settings)
     answer_of = {e.id: e.answer for e in engine.corpus.entries}
     flow_of = {e.id: e.follow_up.payload.lstrip("/") for e in engine.corpus.entries if e.follow_up}
@@ -94,62 +113,63 @@ def main() -> None:
         }
     )
     ready: dict[str, float] = {}
-    with Supervisor(
-        PROJECT_ROOT, log_dir=PROJECT_ROOT / ".data" / "logs" / "bench", echo=False
-    ) as sup:
+    rest: list[float] = []
+    parse: list[float] = []
+    action: list[float] = []
+    retrieval: list[float] = []
+    tallies: dict[str, Tally] = {}
+    logs = PROJECT_ROOT / ".data" / "logs" / "bench"
+    with Supervisor(PROJECT_ROOT, log_dir=logs, echo=False) as sup:
         specs = [stack.action_server(live), stack.rasa_server(live, model)]
-        specs[0].env["DATABASE_URL"] = live.database_url
         started = time.monotonic()
         sup.start(
             specs, on_status=lambda s: ready.setdefault(s.split()[0], time.monotonic() - started)
         )
         token = live.rasa_token.get_secret_value()
         client = httpx.Client(timeout=60)
-        rest, parse, action, retrieval = [], [], [], []
-        right = lenient = 0
-        wrong: list[str] = []
-        for row in questions:
-            q = row["query"]
-            t0 = time.perf_counter()
-            replies = client.post(
-                f"{live.rasa_url}/webhooks/rest/webhook",
-                json={"sender": f"bench-{uuid.uuid4().hex}", "message": q},
-            ).json()
-            rest.append((time.perf_counter() - t0) * 1000)
-            text = replies[0].get("text", "") if replies else ""
-            if row["labels"]:
-                ok = any(text == answer_of[label] for label in row["labels"])
-            else:
-                ok = any(marker in text for marker in DONT_KNOW)
-            t0 = time.perf_counter()
-            parsed = client.post(f"{live.rasa_url}/model/parse?token={token}", json={"text": q})
-            parse.append((time.perf_counter() - t0) * 1000)
-            intent = parsed.json()["intent"]["name"]
-            if row["labels"]:
-                also_ok = intent in {flow_of.get(label) for label in row["labels"]}
-            else:
-                also_ok = intent in SMALL_TALK
-            right += ok
-            lenient += ok or also_ok
-            if not ok:
-                wrong.append(f"{'(flow ok) ' if also_ok else ''}{q!r} [{intent}] -> {text[:60]!r}")
-            t0 = time.perf_counter()
-            client.post(live.action_server_url, json=tracker_payload(q))
-            action.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            engine.search(q)
-            retrieval.append((time.perf_counter() - t0) * 1000)
+        for set_name, questions in sets.items():
+            tally = tallies[set_name] = Tally()
+            for row in questions:
+                q = row["query"]
+                t0 = time.perf_counter()
+                replies = client.post(
+                    f"{live.rasa_url}/webhooks/rest/webhook",
+                    json={"sender": f"bench-{uuid.uuid4().hex}", "message": q},
+                ).json()
+                rest.append((time.perf_counter() - t0) * 1000)
+                text = replies[0].get("text", "") if replies else ""
+                t0 = time.perf_counter()
+                parsed = client.post(f"{live.rasa_url}/model/parse?token={token}", json={"text": q})
+                parse.append((time.perf_counter() - t0) * 1000)
+                intent = parsed.json()["intent"]["name"]
+                if row["labels"]:
+                    ok = any(text == answer_of[label] for label in row["labels"])
+                    also_ok = intent in {flow_of.get(label) for label in row["labels"]}
+                else:
+                    ok = any(marker in text for marker in DONT_KNOW)
+                    also_ok = intent in SMALL_TALK
+                tally.n += 1
+                tally.n_in += bool(row["labels"])
+                tally.right += ok
+                tally.lenient += ok or also_ok
+                if not ok:
+                    flag = "(flow ok) " if also_ok else ""
+                    tally.misses.append(f"{flag}{q!r} [{intent}] -> {text[:60]!r}")
+                t0 = time.perf_counter()
+                client.post(live.action_server_url, json=tracker_payload(q))
+                action.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                engine.search(q)
+                retrieval.append((time.perf_counter() - t0) * 1000)
 
-    n_in = sum(1 for r in questions if r["labels"])
-    print(
-        f"Rasa end to end over REST: {len(questions)} held-out questions "
-        f"({n_in} policy, {len(questions) - n_in} unanswerable), model {model.name}"
-    )
-    print(
-        f"  right answer or right 'I don't know' (strict):  {right / len(questions):.3f} "
-        "(target >= 0.93)"
-    )
-    print(f"  ... or the entry's own flow / small talk reply:  {lenient / len(questions):.3f}")
+    print(f"Rasa end to end over REST, model {model.name}")
+    for set_name, t in tallies.items():
+        print(f"  {set_name}: {t.n} questions ({t.n_in} policy, {t.n - t.n_in} unanswerable)")
+        print(
+            f"    right answer or right 'I don't know' (strict): {t.right / t.n:.3f} "
+            "(target >= 0.93)"
+        )
+        print(f"    ... or the entry's own flow / small-talk reply: {t.lenient / t.n:.3f}")
     for name, ms in (
         ("REST round trip (whole reply)", rest),
         ("  NLU parse (/model/parse)", parse),
@@ -163,10 +183,10 @@ def main() -> None:
     print("  targets: REST p50 <= 100 ms, p95 <= 200 ms")
     for name, seconds in ready.items():
         print(f"  {name} ready {seconds:.1f} s after start (target for rasa: <= 40 s)")
-    if wrong:
-        print(f"  misses ({len(wrong)}):")
-        for w in wrong[:40]:
-            print(f"    {w}")
+    for set_name, t in tallies.items():
+        print(f"  misses in {set_name} ({len(t.misses)}):")
+        for miss in t.misses[:40]:
+            print(f"    {miss}")
 
 
 if __name__ == "__main__":
