@@ -90,9 +90,12 @@ class OrderFormValidation(FormValidationAction, ABC):
             # Verified too long ago: ask again rather than trust a stale proof.
             events = [SlotSet(s, None) for s in (*VERIFICATION_SLOTS, "order_number", "email")]
         elif is_verified(tracker) and tracker.get_slot("requested_slot") is None:
-            # A new request on an order verified earlier in this conversation: fresh
-            # facts from the backend, and the same pre-checks as after verification.
-            events = [SlotSet(k, v) for k, v in (await self._refresh(tracker)).items()]
+            # A new request on the order verified earlier in this conversation: fresh facts
+            # from the backend and the same pre-checks as after verification. (Another
+            # order number in the message is validate_order_number's case: verify it.)
+            incoming = tracker.slots_to_validate().get("order_number")
+            if normalize_order_number(incoming) in (None, tracker.get_slot("verified_order")):
+                events = [SlotSet(k, v) for k, v in (await self._refresh(tracker)).items()]
         tracker.add_slots(events)
         return events + await super().run(dispatcher, tracker, domain)
 
@@ -145,7 +148,11 @@ class OrderFormValidation(FormValidationAction, ABC):
             return {"order_number": None}
         if is_verified(tracker) and number == tracker.get_slot("verified_order"):
             return {"order_number": number}
-        slots: dict[str, Any] = {"order_number": number, **dict.fromkeys(VERIFICATION_SLOTS)}
+        # A new order number: whatever was known or decided about another order goes.
+        slots: dict[str, Any] = {
+            "order_number": number,
+            **dict.fromkeys((*VERIFICATION_SLOTS, "request_blocked", "order_item")),
+        }
         email = tracker.get_slot("email")
         if is_verified(tracker):
             slots["email"] = None  # another order: prove it is theirs too
@@ -158,6 +165,10 @@ class OrderFormValidation(FormValidationAction, ABC):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
+            return {"email": None}
+        if value and tracker.get_slot("email") is None:
+            # validate_order_number just cleared it: the message named another order, and
+            # the e-mail of the previous one proves nothing about it.
             return {"email": None}
         email = normalize_email(str(value or ""))
         if email is None:

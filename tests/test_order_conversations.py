@@ -136,6 +136,17 @@ def test_a_policy_question_inside_a_flow_is_answered_then_the_flow_resumes(live)
     assert "return it for a refund, or exchange" in answer  # and the flow goes on
 
 
+def test_another_order_in_the_same_conversation_is_verified_and_checked_on_its_own(live):
+    s = new_sender()
+    live.say(s, "where is my order KNT-1001?")
+    assert "being crafted" in texts(live.say(s, "ava@example.com"))
+    # KNT-1001 has not shipped, but the return is about KNT-1002: its e-mail is asked for,
+    # and KNT-1001's state does not leak into the answer.
+    asked = texts(live.say(s, "I want to return order KNT-1002"))
+    assert asked == "And the e-mail address you used for the order?"
+    assert "return it for a refund, or exchange" in texts(live.say(s, "ben@example.com"))
+
+
 def test_backend_down_mid_conversation_is_said_and_nothing_is_confirmed(live):
     s = new_sender()
     live.say(s, "where is my order KNT-1001?")
