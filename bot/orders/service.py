@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from bot.orders.domain import (
     ReturnStatus,
 )
 from bot.orders.models import Cancellation, ChangeRequest, Order, ReturnRequest
+from bot.orders.repository import Keyed
 from bot.orders.schemas import (
     CancelCreate,
     Cancelled,
@@ -36,6 +38,7 @@ from bot.orders.schemas import (
 )
 
 Clock = Callable[[], datetime]
+View = TypeVar("View")
 
 
 def _key_reused() -> Refused:
@@ -43,6 +46,21 @@ def _key_reused() -> Refused:
         "idempotency_key_reused",
         "This idempotency key was already used for a different request; use a new key.",
     )
+
+
+def _replay(
+    session: Session, model: type[Keyed], key: str, digest: str, view: Callable[[Keyed], View]
+) -> View | None:
+    """The answer already given for this idempotency key, or None for a new request.
+
+    The same key with a different body is refused rather than answered with the old record.
+    """
+    earlier = repository.by_idempotency_key(session, model, key)
+    if earlier is None:
+        return None
+    if earlier.request_hash != digest:
+        raise _key_reused()
+    return view(earlier)
 
 
 def _owner_fields(proof: OwnerProof) -> dict[str, str | None]:
@@ -97,11 +115,11 @@ class OrderService:
 
         def step(session: Session) -> tuple[ReturnCreated, bool]:
             order = self._locked_order(session, request)
-            earlier = repository.by_idempotency_key(session, ReturnRequest, request.idempotency_key)
-            if earlier is not None:
-                if earlier.request_hash != digest:
-                    raise _key_reused()
-                return views.return_created(earlier), False
+            replayed = _replay(
+                session, ReturnRequest, request.idempotency_key, digest, views.return_created
+            )
+            if replayed is not None:
+                return replayed, False
             now = self.clock()
             plan = rules.check_return(
                 repository.facts_of(order),
@@ -158,11 +176,11 @@ class OrderService:
 
         def step(session: Session) -> tuple[ChangeCreated, bool]:
             order = self._locked_order(session, request)
-            earlier = repository.by_idempotency_key(session, ChangeRequest, request.idempotency_key)
-            if earlier is not None:
-                if earlier.request_hash != digest:
-                    raise _key_reused()
-                return views.change_created(earlier), False
+            replayed = _replay(
+                session, ChangeRequest, request.idempotency_key, digest, views.change_created
+            )
+            if replayed is not None:
+                return replayed, False
             now = self.clock()
             plan = rules.check_change(
                 repository.facts_of(order), request.item_id, request.attribute, request.new_value
@@ -205,11 +223,11 @@ class OrderService:
 
         def step(session: Session) -> tuple[Cancelled, bool]:
             order = self._locked_order(session, request)
-            earlier = repository.by_idempotency_key(session, Cancellation, request.idempotency_key)
-            if earlier is not None:
-                if earlier.request_hash != digest:
-                    raise _key_reused()
-                return views.cancelled(earlier), False
+            replayed = _replay(
+                session, Cancellation, request.idempotency_key, digest, views.cancelled
+            )
+            if replayed is not None:
+                return replayed, False
             now = self.clock()
             rules.check_cancel(repository.facts_of(order))
             record = Cancellation(
