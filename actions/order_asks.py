@@ -8,7 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.order_forms import ATTRIBUTE_NAMES
-from actions.order_requests import chosen_item, facts
+from actions.replies import chosen_item, facts
 from bot.catalogue_match import allowed
 from bot.order_messages import describe_item
 

@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.faq import answer_digression
-from actions.replies import latest_intent, latest_text
+from actions.replies import chosen_item, facts, latest_intent, latest_text
 from bot import services
 from bot.catalogue_match import allowed, match
 from bot.order_client import OrderBackendUnavailable, OrderNotFound
@@ -217,24 +217,12 @@ class OrderFormValidation(FormValidationAction, ABC):
 
     # --- helpers for the subclasses ----------------------------------------------
 
-    @staticmethod
-    def facts(tracker: Tracker) -> dict[str, Any]:
-        facts = tracker.get_slot("order_facts")
-        return facts if isinstance(facts, dict) else {}
-
-    def item(self, tracker: Tracker) -> dict[str, Any]:
-        wanted = str(tracker.get_slot("order_item") or "")
-        for item in self.facts(tracker).get("items", []):
-            if str(item["id"]) == wanted:
-                return dict(item)
-        return {}
-
     async def validate_order_item(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
             return {"order_item": None}
-        items = self.facts(tracker).get("items", [])
+        items = facts(tracker).get("items", [])
         text = str(value or "").strip().lower()
         if text.isdigit() and 1 <= int(text) <= len(items):
             return {"order_item": str(items[int(text) - 1]["id"])}
@@ -291,7 +279,7 @@ class ValidateReturnForm(OrderFormValidation):
 
     def flow_slots(self, tracker: Tracker) -> list[str]:
         slots = ["order_item", "return_kind", "return_reason"]
-        if tracker.get_slot("return_kind") == "exchange" and self.item(tracker).get("ring_size"):
+        if tracker.get_slot("return_kind") == "exchange" and chosen_item(tracker).get("ring_size"):
             slots.append("exchange_size")
         return [*slots, "confirm"]
 
@@ -398,7 +386,7 @@ class ValidateChangeForm(OrderFormValidation):
                 f"You can choose: {options}."
             )
             return {"change_value": None}
-        if str(self.item(tracker).get(attribute) or "") == new:
+        if str(chosen_item(tracker).get(attribute) or "") == new:
             dispatcher.utter_message(text=f"Your order already has {new}. Pick another option.")
             return {"change_value": None}
         return {"change_value": new}

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.order_forms import ATTRIBUTE_NAMES, BACKEND_DOWN
-from actions.replies import TALK_TO_PERSON, hand_off
+from actions.replies import TALK_TO_PERSON, chosen_item, facts, hand_off
 from bot import services
 from bot.order_client import OrderBackendUnavailable, OrderNotFound, Refused
 from bot.order_messages import describe_item, status_message
@@ -41,16 +41,6 @@ FLOW_SLOTS = (
 def reset_flow() -> list[EventType]:
     """Forget the finished request; keep the verified order for the next one."""
     return [SlotSet(slot, None) for slot in FLOW_SLOTS]
-
-
-def facts(tracker: Tracker) -> dict[str, Any]:
-    value = tracker.get_slot("order_facts")
-    return value if isinstance(value, dict) else {}
-
-
-def chosen_item(tracker: Tracker) -> dict[str, Any]:
-    wanted = str(tracker.get_slot("order_item") or "")
-    return next((i for i in facts(tracker).get("items", []) if str(i["id"]) == wanted), {})
 
 
 def idempotency_key(tracker: Tracker, kind: str, *parts: Any) -> str:

@@ -32,3 +32,15 @@ def latest_intent(tracker: Any) -> str | None:
     intent = tracker.latest_message.get("intent") or {}
     name = intent.get("name")
     return str(name) if name else None
+
+
+def facts(tracker: Any) -> dict[str, Any]:
+    """The verified order as the backend last described it ({} before verification)."""
+    value = tracker.get_slot("order_facts")
+    return value if isinstance(value, dict) else {}
+
+
+def chosen_item(tracker: Any) -> dict[str, Any]:
+    """The order item the shopper picked ({} when none is picked yet)."""
+    wanted = str(tracker.get_slot("order_item") or "")
+    return next((i for i in facts(tracker).get("items", []) if str(i["id"]) == wanted), {})
