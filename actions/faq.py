@@ -95,6 +95,8 @@ class ActionAnswerFaq(Action):
                 ),
                 buttons=[TALK_TO_PERSON],
             )
+        # Tells the gateway (metrics, staff) that the assistant did not know; not shown.
+        dispatcher.utter_message(json_message={"fallback": {"misses": misses}})
         return [SlotSet("faq_misses", float(misses))]
 
     @staticmethod

@@ -281,10 +281,10 @@ def orders_migrate() -> None:
 @app.command()
 def run(
     chat: Annotated[
-        bool | None, typer.Option(help="Chat in this terminal (default: when interactive).")
-    ] = None,
+        bool, typer.Option(help="Also chat with the assistant in this terminal.")
+    ] = False,
 ) -> None:
-    """Start the order backend, the action server and Rasa; stop them all on Ctrl-C."""
+    """Start the order backend, action server, Rasa and the gateway; Ctrl-C stops them all."""
     from bot import stack
     from bot.rasa_model import model_path
     from bot.supervisor import StartupError, Supervisor
@@ -293,21 +293,23 @@ def run(
     model = model_path(settings.rasa_model_dir)
     if not model.is_file():
         raise _fail(f"no Rasa model for the current data ({model.name}): run `make train`")
-    interactive = sys.stdin.isatty() if chat is None else chat
-    log_dir = PROJECT_ROOT / ".data" / "logs" if interactive else None
+    # With the terminal chat, the processes' output would be in the way: it goes to files.
+    log_dir = PROJECT_ROOT / ".data" / "logs" if chat else None
     with Supervisor(PROJECT_ROOT, log_dir=log_dir) as sup:
         try:
-            sup.start(
-                [
-                    stack.order_backend(settings),
-                    stack.action_server(settings),
-                    stack.rasa_server(settings, model),
-                ]
-            )
+            sup.start(stack.everything(settings, model))
         except StartupError as exc:
             raise _fail(str(exc)) from None
-        print(f"Rasa REST channel: {settings.rasa_url}/webhooks/rest/webhook")
-        if interactive:
+        gateway = f"http://{settings.gateway_host}:{settings.gateway_port}"
+        print(
+            "\nThe KNT assistant is running:\n"
+            f"  demo storefront with the chat widget  {gateway}/\n"
+            f"  widget script (one tag embeds it)     {gateway}/widget.js\n"
+            f"  health / Prometheus metrics           {gateway}/healthz  {gateway}/metrics\n"
+            f"  Rasa REST channel                     {settings.rasa_url}/webhooks/rest/webhook\n"
+            f"  order backend                         {settings.orders_url}\n"
+        )
+        if chat:
             print(f"(logs in {log_dir})")
             _chat_loop(settings)
         else:

@@ -97,6 +97,41 @@ class Settings(BaseSettings):
     rasa_model_dir: Path = Field(PROJECT_ROOT / "models", description="Trained Rasa models.")
     action_server_host: str = Field("127.0.0.1", description="Interface of the action server.")
     action_server_port: int = Field(5055, description="Port of the action server.")
+    # --- gateway (widget WebSocket, demo storefront, metrics) ----------------------------
+    gateway_host: str = Field("127.0.0.1", description="Interface of the gateway.")
+    gateway_port: int = Field(8000, description="Port of the gateway (widget, storefront).")
+    gateway_secret: SecretStr = Field(
+        SecretStr("local-dev-gateway-secret"),
+        description="Key that signs shoppers' session tokens (rotate = every shopper restarts).",
+    )
+    gateway_allowed_origins: list[str] = Field(
+        ["http://127.0.0.1:8000", "http://localhost:8000"],
+        description="Pages allowed to open the widget's WebSocket (JSON list of origins).",
+    )
+    gateway_forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies whose X-Forwarded-For is trusted for the client IP (uvicorn).",
+    )
+    gateway_session_ttl_seconds: int = Field(
+        30 * 24 * 3600, description="A shopper's session token expires after this long."
+    )
+    gateway_max_message_bytes: int = Field(
+        2048, description="Largest WebSocket frame a shopper may send."
+    )
+    gateway_session_rate: float = Field(
+        0.5, description="Messages per second one session may send, sustained."
+    )
+    gateway_session_burst: int = Field(8, description="Messages one session may send at once.")
+    gateway_ip_rate: float = Field(
+        2.0, description="Messages per second one IP address may send, sustained."
+    )
+    gateway_ip_burst: int = Field(40, description="Messages one IP address may send at once.")
+    gateway_idle_seconds: float = Field(
+        900, description="Close a widget connection after this long without a message."
+    )
+    gateway_rasa_timeout_seconds: float = Field(
+        30, description="Give up on a Rasa reply after this long (the message is kept)."
+    )
     environment: str = Field(
         "local", description="'local' allows the built-in development token; anything else not."
     )
@@ -112,6 +147,7 @@ class Settings(BaseSettings):
         for name, value, placeholder in (
             ("RASA_TOKEN", self.rasa_token, "local-dev-token"),
             ("ORDERS_API_TOKEN", self.orders_api_token, "local-dev-orders-token"),
+            ("GATEWAY_SECRET", self.gateway_secret, "local-dev-gateway-secret"),
         ):
             if value.get_secret_value() == placeholder:
                 raise ValueError(

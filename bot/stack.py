@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
-from bot.rasa_model import RASA_BIN, rasa_env
+from pydantic import SecretStr
+
+from bot.rasa_model import RASA_BIN, model_path, rasa_env
 from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import ProcessSpec
+from bot.supervisor import ProcessSpec, StartupError, Supervisor, free_port
 
 
 def order_backend(settings: Settings) -> ProcessSpec:
@@ -19,22 +26,20 @@ def order_backend(settings: Settings) -> ProcessSpec:
         host=host,
         port=port,
         ready_url=f"http://{host}:{port}/healthz",
-        env=_settings_env(settings),
+        env=settings_env(settings),
     )
 
 
-def _settings_env(settings: Settings) -> dict[str, str]:
-    """The settings a child process must share with this one (they may differ from
-    the environment, e.g. free ports chosen by tests)."""
-    return {
-        "DATABASE_URL": settings.database_url,
-        "ORDERS_DATABASE_URL": settings.orders_database_url,
-        "ORDERS_HOST": settings.orders_host,
-        "ORDERS_PORT": str(settings.orders_port),
-        "ORDERS_URL": settings.orders_url,
-        "ORDERS_API_TOKEN": settings.orders_api_token.get_secret_value(),
-        "HF_HUB_OFFLINE": "1",
-    }
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Every setting as the environment variable that sets it, so a child process sees
+    exactly this process's settings (they may differ from the environment, e.g. the
+    free ports chosen by tests)."""
+    env = {"HF_HUB_OFFLINE": "1"}
+    for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[name.upper()] = json.dumps(value) if isinstance(value, list) else str(value)
+    return env
 
 
 def action_server(settings: Settings) -> ProcessSpec:
@@ -45,7 +50,7 @@ def action_server(settings: Settings) -> ProcessSpec:
         host=host,
         port=port,
         ready_url=f"http://{host}:{port}/health",
-        env={**_settings_env(settings), "SANIC_HOST": host},
+        env={**settings_env(settings), "SANIC_HOST": host},
     )
 
 
@@ -78,3 +83,65 @@ def rasa_server(settings: Settings, model: Path) -> ProcessSpec:
         env={**rasa_env(), "ACTION_SERVER_URL": settings.action_server_url},
         ready_timeout=180,
     )
+
+
+def gateway(settings: Settings) -> ProcessSpec:
+    host, port = settings.gateway_host, settings.gateway_port
+    return ProcessSpec(
+        name="gateway",
+        argv=[sys.executable, "-m", "bot.gateway"],
+        host=host,
+        port=port,
+        ready_url=f"http://{host}:{port}/healthz",
+        env=settings_env(settings),
+    )
+
+
+def everything(settings: Settings, model: Path) -> list[ProcessSpec]:
+    """The whole assistant, in start order (the gateway last: it fronts the others)."""
+    return [
+        order_backend(settings),
+        action_server(settings),
+        rasa_server(settings, model),
+        gateway(settings),
+    ]
+
+
+def on_free_ports(base: Settings, workdir: Path) -> Settings:
+    """`base` moved to free local ports and throwaway SQLite files under `workdir`
+    (for tests and benchmarks that must not touch a running assistant)."""
+    orders_port, gateway_port = free_port(), free_port()
+    return base.model_copy(
+        update={
+            "rasa_url": f"http://127.0.0.1:{free_port()}",
+            "action_server_port": free_port(),
+            "orders_port": orders_port,
+            "orders_url": f"http://127.0.0.1:{orders_port}",
+            "gateway_port": gateway_port,
+            "gateway_allowed_origins": [f"http://127.0.0.1:{gateway_port}"],
+            "database_url": f"sqlite:///{workdir / 'app.db'}",
+            "orders_database_url": f"sqlite:///{workdir / 'orders.db'}",
+        }
+    )
+
+
+@contextmanager
+def throwaway(base: Settings, workdir: Path, gateway_too: bool = True) -> Iterator[Supervisor]:
+    """The whole assistant on free ports with seeded demo orders in `workdir`, stopped
+    on exit. `base` must already be `on_free_ports`."""
+    model = model_path(base.rasa_model_dir)
+    if not model.is_file():
+        raise StartupError(f"no trained Rasa model {model.name}: run `make train`")
+    subprocess.run(
+        [sys.executable, "-m", "bot.orders", "seed"],
+        cwd=PROJECT_ROOT,
+        check=True,
+        env={**os.environ, **settings_env(base)},
+        capture_output=True,
+    )
+    specs = everything(base, model)
+    if not gateway_too:
+        specs = specs[:-1]
+    with Supervisor(PROJECT_ROOT, log_dir=workdir / "logs", echo=False) as sup:
+        sup.start(specs, on_status=lambda _: None)
+        yield sup

@@ -24,11 +24,17 @@ def engine(settings: Settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def live(settings: Settings, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The real order backend, action server and Rasa server, once per test session."""
+    """The real order backend, action server, Rasa server and gateway, once per session."""
     from .live import live_stack
 
     with live_stack(settings, tmp_path_factory.mktemp("live")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def live_gateway(live):  # type: ignore[no-untyped-def]
+    """The gateway of the live stack; `.url` is its base URL (storefront at `/`)."""
+    return live
 
 
 @pytest.fixture

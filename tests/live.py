@@ -1,11 +1,8 @@
 """The whole assistant on free ports for tests: order backend (seeded, throwaway SQLite),
-action server and Rasa server with the trained model."""
+action server, Rasa server with the trained model, and the gateway."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,9 +13,8 @@ from typing import Any
 import httpx
 
 from bot import stack
-from bot.rasa_model import model_path
-from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import Supervisor, free_port
+from bot.settings import Settings
+from bot.supervisor import Supervisor
 
 
 @dataclass
@@ -35,6 +31,11 @@ class Live:
         r.raise_for_status()
         replies: list[dict[str, Any]] = r.json()
         return replies
+
+    @property
+    def url(self) -> str:
+        """The gateway: demo storefront, widget and its WebSocket."""
+        return f"http://{self.settings.gateway_host}:{self.settings.gateway_port}"
 
     def stop_orders(self) -> None:
         self.supervisor.stop_one("orders")
@@ -53,35 +54,6 @@ def new_sender() -> str:
 
 @contextmanager
 def live_stack(base: Settings, workdir: Path) -> Iterator[Live]:
-    model = model_path(base.rasa_model_dir)
-    if not model.is_file():
-        raise RuntimeError(f"no trained Rasa model {model.name}: run `make train`")
-    orders_port = free_port()
-    settings = base.model_copy(
-        update={
-            "rasa_url": f"http://127.0.0.1:{free_port()}",
-            "action_server_port": free_port(),
-            "orders_port": orders_port,
-            "orders_url": f"http://127.0.0.1:{orders_port}",
-            "database_url": f"sqlite:///{workdir / 'app.db'}",
-            "orders_database_url": f"sqlite:///{workdir / 'orders.db'}",
-        }
-    )
-    env = stack._settings_env(settings)
-    subprocess.run(
-        [sys.executable, "-m", "bot.orders", "seed"],
-        cwd=PROJECT_ROOT,
-        check=True,
-        env={**os.environ, **env},
-        capture_output=True,
-    )
-    with Supervisor(PROJECT_ROOT, log_dir=workdir / "logs", echo=False) as sup:
-        sup.start(
-            [
-                stack.order_backend(settings),
-                stack.action_server(settings),
-                stack.rasa_server(settings, model),
-            ],
-            on_status=lambda _: None,
-        )
+    settings = stack.on_free_ports(base, workdir)
+    with stack.throwaway(settings, workdir) as sup:
         yield Live(settings, sup)

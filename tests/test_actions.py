@@ -104,6 +104,7 @@ async def test_unknown_question_says_so_offers_a_person_and_is_recorded(db_url):
     assert "service@kntofficial.com" in messages[0]["text"]
     assert {"title": "Talk to a person", "payload": "/human_handoff"} in messages[0]["buttons"]
     assert events[0]["name"] == "faq_misses" and events[0]["value"] == 1.0
+    assert messages[-1]["custom"] == {"fallback": {"misses": 1}}
     logged = UnansweredLog(db_url).recent()
     assert [(u.sender_id, u.question, u.intent) for u in logged] == [
         ("shopper-7", "do you sell gift cards?", "out_of_scope")
@@ -118,6 +119,7 @@ async def test_second_miss_in_a_row_offers_the_handoff(db_url):
     payloads = [b["payload"] for b in messages[0]["buttons"]]
     assert payloads == ["/human_handoff", "/deny"]
     assert events[0]["value"] == 2.0
+    assert messages[-1]["custom"] == {"fallback": {"misses": 2}}
     assert len(UnansweredLog(db_url).recent()) == 1
 
 

@@ -37,7 +37,7 @@ def backend(settings: Settings, tmp_path_factory) -> Iterator[Settings]:  # type
             "database_url": f"sqlite:///{work / 'app.db'}",
         }
     )
-    env = {**os.environ, **stack._settings_env(s)}
+    env = {**os.environ, **stack.settings_env(s)}
     subprocess.run(
         [sys.executable, "-m", "bot.orders", "seed"],
         env=env,
@@ -52,7 +52,7 @@ def backend(settings: Settings, tmp_path_factory) -> Iterator[Settings]:  # type
 
 @pytest.fixture
 def env(backend: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    for key, value in stack._settings_env(backend).items():
+    for key, value in stack.settings_env(backend).items():
         monkeypatch.setenv(key, value)
     services.reset()
     yield backend

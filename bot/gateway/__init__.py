@@ -1,0 +1,1 @@
+"""The chat gateway: the widget's WebSocket in front of Rasa's REST channel."""

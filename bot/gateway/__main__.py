@@ -1,0 +1,28 @@
+"""`python -m bot.gateway`: serve the gateway with the settings from the environment."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from bot.gateway.app import create_app
+from bot.settings import Settings
+
+
+def main() -> None:
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        # Behind a reverse proxy, the shopper's IP (for the rate limits) comes from
+        # X-Forwarded-For, trusted only from these addresses.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.gateway_forwarded_allow_ips,
+        # Frames far above the message cap are refused by the protocol layer already.
+        ws_max_size=64 * 1024,
+        log_level="info",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,363 @@
+"""One widget connection: hello, then messages, feedback and "start over".
+
+The protocol is in docs/widget-protocol.md. Every shopper message is stored before it
+is acknowledged and before Rasa sees it; it stays `pending` until Rasa's replies are
+stored, so a Rasa outage never loses it (it is sent again on the next message or
+reconnect). Messages of one conversation reach Rasa one at a time, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+import weakref
+from collections import defaultdict
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from bot.gateway.metrics import GatewayMetrics
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.ratelimit import RateLimiter
+from bot.gateway.tokens import InvalidToken, TokenSigner
+from bot.gateway.transcripts import Conversation, Message, TranscriptStore
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The widget's own "Talk to a person" button may always be pressed.
+ALWAYS_ALLOWED_PAYLOADS = frozenset({"/human_handoff"})
+HELLO_TIMEOUT_SECONDS = 10.0
+CLOSE_IDLE = 4408
+CLOSE_PROTOCOL = 4400
+CLOSE_ORIGIN = 4403
+
+RENEWED_NOTICE = {
+    "expired": "Your previous chat expired, so we started a new one.",
+    "bad_signature": "We couldn't restore your previous chat, so we started a new one.",
+    "malformed": "We couldn't restore your previous chat, so we started a new one.",
+}
+
+
+class ProtocolError(ValueError):
+    """A frame the widget should never send; the message is for the shopper."""
+
+
+class Hub:
+    """The open connections of each session (a shopper may have several tabs)."""
+
+    def __init__(self) -> None:
+        self._sockets: dict[str, set[WebSocket]] = defaultdict(set)
+        # One lock per conversation, dropped when nobody holds it.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def join(self, session_id: str, ws: WebSocket) -> None:
+        self._sockets[session_id].add(ws)
+
+    def leave(self, session_id: str, ws: WebSocket) -> None:
+        sockets = self._sockets.get(session_id)
+        if sockets is not None:
+            sockets.discard(ws)
+            if not sockets:
+                del self._sockets[session_id]
+
+    def lock(self, conversation_id: str) -> asyncio.Lock:
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = self._locks[conversation_id] = asyncio.Lock()
+        return lock
+
+    async def broadcast(self, session_id: str, frame: dict[str, Any]) -> None:
+        for ws in list(self._sockets.get(session_id, ())):
+            await send(ws, frame)
+
+
+async def send(ws: WebSocket, frame: dict[str, Any]) -> None:
+    """Send a frame; a tab that went away meanwhile is not an error."""
+    if ws.application_state != WebSocketState.CONNECTED:
+        return
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        await ws.send_text(json.dumps(frame, ensure_ascii=False))
+
+
+def error(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message, "id": None} | extra
+
+
+class ChatService:
+    """What the gateway does with widget connections; one per app."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: TranscriptStore,
+        rasa: RasaClient,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.rasa = rasa
+        self.metrics = metrics
+        self.signer = TokenSigner(
+            settings.gateway_secret.get_secret_value(), settings.gateway_session_ttl_seconds
+        )
+        self.hub = Hub()
+        self.session_limits = RateLimiter(
+            settings.gateway_session_rate, settings.gateway_session_burst
+        )
+        self.ip_limits = RateLimiter(settings.gateway_ip_rate, settings.gateway_ip_burst)
+        self.allowed_origins = {o.rstrip("/") for o in settings.gateway_allowed_origins}
+
+    # --- connection -------------------------------------------------------------------
+    async def serve(self, ws: WebSocket) -> None:
+        origin = (ws.headers.get("origin") or "").rstrip("/")
+        if origin not in self.allowed_origins:
+            self.metrics.rejected.labels("origin").inc()
+            log.warning("refused a widget connection from origin %r", origin)
+            await ws.close(code=CLOSE_ORIGIN)
+            return
+        await ws.accept()
+        self.metrics.connections.inc()
+        session_id: str | None = None
+        try:
+            session_id = await self._hello(ws)
+            if session_id is None:
+                return
+            await self._loop(ws, session_id)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.metrics.connections.dec()
+            if session_id is not None:
+                self.hub.leave(session_id, ws)
+
+    async def _hello(self, ws: WebSocket) -> str | None:
+        try:
+            raw = await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT_SECONDS)
+            frame = json.loads(raw)
+            if not isinstance(frame, dict) or frame.get("type") != "hello":
+                raise ValueError
+        except (TimeoutError, ValueError):
+            await send(ws, error("bad_request", "The chat could not start; please reload."))
+            await ws.close(code=CLOSE_PROTOCOL)
+            return None
+        token, notice = frame.get("token"), None
+        session = None
+        if token:
+            try:
+                session = self.signer.verify(str(token))
+            except InvalidToken as exc:
+                notice = RENEWED_NOTICE[exc.reason]
+        if session is None:
+            token, session = self.signer.issue()
+        conversation = await asyncio.to_thread(self.store.open_session, session.session_id)
+        history = await asyncio.to_thread(self.store.history, conversation.id)
+        self.hub.join(session.session_id, ws)
+        await send(
+            ws,
+            {
+                "type": "session",
+                "token": token,
+                "session_id": session.session_id,
+                "renewed": notice is not None,
+                "notice": notice,
+                "history": [m.wire() for m in history],
+                "handoff": {"reason": conversation.handoff_reason}
+                if conversation.handoff_reason
+                else None,
+                "limits": {"max_message_bytes": self.settings.gateway_max_message_bytes},
+            },
+        )
+        # Messages kept while the assistant was down are answered now.
+        if any(m.status == "pending" for m in history):
+            await self._answer_pending(session.session_id, conversation)
+        return session.session_id
+
+    async def _loop(self, ws: WebSocket, session_id: str) -> None:
+        idle = self.settings.gateway_idle_seconds
+        last_message = time.monotonic()
+        while True:
+            try:
+                event = await asyncio.wait_for(
+                    ws.receive(), max(0.0, last_message + idle - time.monotonic())
+                )
+            except TimeoutError:
+                await send(ws, {"type": "idle"})
+                await ws.close(code=CLOSE_IDLE)
+                return
+            if event["type"] == "websocket.disconnect":
+                return
+            raw = event.get("text")
+            if raw is None and event.get("bytes") is not None:
+                raw = event["bytes"].decode("utf-8", errors="replace")
+            if raw is None:
+                continue
+            kind = await self._frame(ws, session_id, raw)
+            if kind in ("message", "restart"):
+                last_message = time.monotonic()
+
+    async def _frame(self, ws: WebSocket, session_id: str, raw: str) -> str | None:
+        limit = self.settings.gateway_max_message_bytes
+        if len(raw.encode("utf-8")) > limit:
+            self.metrics.rejected.labels("too_large").inc()
+            await send(
+                ws,
+                error(
+                    "too_large",
+                    f"That message is too long (the limit is about {limit} characters). "
+                    "Please shorten it or split it in two.",
+                    id=_client_id_of(raw),
+                ),
+            )
+            return None
+        try:
+            frame = json.loads(raw)
+            if not isinstance(frame, dict):
+                raise ProtocolError("Sorry, the chat sent something we didn't understand.")
+            kind = frame.get("type")
+            if kind == "message":
+                await self._message(ws, session_id, frame)
+            elif kind == "feedback":
+                await self._feedback(ws, session_id, frame)
+            elif kind == "restart":
+                await self._restart(session_id)
+            elif kind == "ping":
+                await send(ws, {"type": "pong"})
+            else:
+                raise ProtocolError("Sorry, the chat sent something we didn't understand.")
+            return str(kind)
+        except (ValueError, ProtocolError) as exc:
+            self.metrics.rejected.labels("bad_request").inc()
+            message = (
+                str(exc)
+                if isinstance(exc, ProtocolError)
+                else "Sorry, the chat sent something we didn't understand."
+            )
+            await send(ws, error("bad_request", message, id=_client_id_of(raw)))
+            return None
+
+    # --- frames -----------------------------------------------------------------------
+    async def _message(self, ws: WebSocket, session_id: str, frame: dict[str, Any]) -> None:
+        client_id = frame.get("id")
+        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+            raise ProtocolError("Sorry, that message could not be sent; please reload the page.")
+        text = frame.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ProtocolError("Type a message first.")
+        payload = frame.get("payload")
+        if payload is not None and not isinstance(payload, str):
+            raise ProtocolError("Sorry, that button could not be sent; please type your answer.")
+
+        ip = ws.client.host if ws.client else "unknown"
+        wait = max(self.session_limits.retry_after(session_id), self.ip_limits.retry_after(ip))
+        if wait > 0:
+            self.metrics.rejected.labels("rate_limited").inc()
+            await send(
+                ws,
+                error(
+                    "rate_limited",
+                    f"You're sending messages faster than we can answer. Please wait "
+                    f"{max(1, round(wait))} s and send it again.",
+                    id=client_id,
+                    retry_after=round(wait, 1),
+                ),
+            )
+            return
+        self.session_limits.take(session_id)
+        self.ip_limits.take(ip)
+
+        conversation = await asyncio.to_thread(self.store.open_session, session_id)
+        to_rasa = await self._rasa_text(conversation, text.strip(), payload)
+        message, duplicate = await asyncio.to_thread(
+            self.store.add_shopper, conversation, client_id, text.strip(), to_rasa
+        )
+        await send(ws, {"type": "ack", "id": client_id, "duplicate": duplicate})
+        if duplicate:
+            self.metrics.duplicates.inc()
+            return
+        self.metrics.messages.labels("shopper").inc()
+        await self.hub.broadcast(session_id, {"type": "message", "message": message.wire()})
+        await self._answer_pending(session_id, conversation)
+
+    async def _rasa_text(self, conversation: Conversation, text: str, payload: str | None) -> str:
+        """What Rasa gets: a button's payload only if the bot offered that button here;
+        typed text never reaches Rasa as a command (`/intent{...}` would skip the NLU and
+        could set slots)."""
+        if payload is not None:
+            if payload in ALWAYS_ALLOWED_PAYLOADS:
+                return payload
+            offered = await asyncio.to_thread(self.store.offered_payloads, conversation.id)
+            if payload in offered:
+                return payload
+        return text.lstrip("/ ") or text
+
+    async def _answer_pending(self, session_id: str, conversation: Conversation) -> None:
+        async with self.hub.lock(conversation.id):
+            pending = await asyncio.to_thread(self.store.pending, conversation.id)
+            for message in pending:
+                if not await self._answer(session_id, message):
+                    return
+
+    async def _answer(self, session_id: str, message: Message) -> bool:
+        started = time.perf_counter()
+        await self.hub.broadcast(session_id, {"type": "typing", "on": True})
+        try:
+            replies = await self.rasa.send(
+                message.conversation_id, message.payload or message.text or ""
+            )
+        except RasaUnavailable as exc:
+            log.warning("message %s kept for later: %s", message.id, exc)
+            self.metrics.rasa_errors.inc()
+            await self.hub.broadcast(session_id, {"type": "typing", "on": False})
+            await self.hub.broadcast(
+                session_id,
+                error(
+                    "assistant_unavailable",
+                    "Our assistant can't answer right now. Your message is saved and will be "
+                    "answered as soon as it's back. For anything urgent, write to "
+                    f"{self.settings.support_email}.",
+                    id=message.client_id,
+                ),
+            )
+            return False
+        stored = await asyncio.to_thread(self.store.answer, message.id, replies)
+        self.metrics.reply_seconds.observe(time.perf_counter() - started)
+        await self.hub.broadcast(session_id, {"type": "typing", "on": False})
+        for bot_message in stored:
+            self.metrics.messages.labels("bot").inc()
+            await self.hub.broadcast(session_id, {"type": "message", "message": bot_message.wire()})
+            custom = bot_message.custom or {}
+            if "fallback" in custom:
+                self.metrics.fallbacks.inc()
+            handoff = custom.get("handoff")
+            if isinstance(handoff, dict):
+                reason = str(handoff.get("reason") or "unknown")
+                self.metrics.handoffs.labels(reason).inc()
+                await self.hub.broadcast(session_id, {"type": "handoff", "reason": reason})
+        return True
+
+    async def _feedback(self, ws: WebSocket, session_id: str, frame: dict[str, Any]) -> None:
+        message_id, value = frame.get("message_id"), frame.get("value")
+        if not isinstance(message_id, int) or value not in ("up", "down"):
+            raise ProtocolError("Sorry, that rating could not be saved.")
+        if not await asyncio.to_thread(self.store.set_feedback, session_id, message_id, value):
+            await send(ws, error("not_found", "That answer is no longer in this chat."))
+            return
+        await self.hub.broadcast(
+            session_id, {"type": "feedback_saved", "message_id": message_id, "value": value}
+        )
+
+    async def _restart(self, session_id: str) -> None:
+        await asyncio.to_thread(self.store.restart, session_id)
+        await self.hub.broadcast(session_id, {"type": "reset"})
+
+
+def _client_id_of(raw: str) -> str | None:
+    """The id of a refused message, so the widget can mark the right bubble."""
+    match = re.search(r'"id"\s*:\s*"([A-Za-z0-9_-]{1,64})"', raw[:4096])
+    return match.group(1) if match else None

@@ -1,0 +1,355 @@
+"""Shopper sessions, conversations and their messages, in the app database.
+
+A session belongs to one browser (its signed token); a session has one current
+conversation, whose id is the Rasa sender id. "Start over" ends the conversation and
+opens a new one: nothing is deleted, so staff can still read what was said.
+Methods are synchronous (SQLAlchemy Core); the gateway calls them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import get_engine
+
+metadata = MetaData()
+
+chat_sessions = Table(
+    "chat_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("conversation_id", String(64), nullable=False),
+)
+
+chat_conversations = Table(
+    "chat_conversations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("session_id", String(64), ForeignKey("chat_sessions.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("handoff_reason", String(64), nullable=True),
+    Column("handoff_at", DateTime(timezone=True), nullable=True),
+)
+
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), nullable=False),
+    Column("conversation_id", String(64), ForeignKey("chat_conversations.id"), nullable=False),
+    Column("role", String(16), nullable=False),  # shopper | bot
+    Column("client_id", String(64), nullable=True),
+    Column("text", Text, nullable=True),
+    Column("payload", Text, nullable=True),  # what was sent to Rasa instead of the text
+    Column("buttons", JSON, nullable=True),
+    Column("custom", JSON, nullable=True),
+    Column("status", String(16), nullable=True),  # shopper: pending | answered
+    Column("feedback", String(8), nullable=True),  # bot: up | down
+    Column("feedback_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # A resent message (same client id) is stored once.
+    UniqueConstraint("session_id", "client_id", name="uq_chat_messages_client_id"),
+    Index("ix_chat_messages_conversation", "conversation_id", "id"),
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_conversation_id() -> str:
+    return f"web-{secrets.token_urlsafe(12)}"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    session_id: str
+    handoff_reason: str | None
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    conversation_id: str
+    role: str
+    text: str | None
+    payload: str | None
+    buttons: list[dict[str, str]]
+    custom: dict[str, Any] | None
+    client_id: str | None
+    status: str | None
+    feedback: str | None
+    created_at: datetime
+
+    def wire(self) -> dict[str, Any]:
+        """The message as the widget receives it (protocol: docs/widget-protocol.md)."""
+        created = self.created_at
+        if created.tzinfo is None:  # SQLite hands back naive datetimes
+            created = created.replace(tzinfo=UTC)
+        return {
+            "id": self.id,
+            "role": self.role,
+            "text": self.text,
+            "buttons": self.buttons,
+            "custom": self.custom,
+            "ts": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "client_id": self.client_id,
+            "feedback": self.feedback,
+        }
+
+
+def _message(row: Any) -> Message:
+    return Message(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        role=row.role,
+        text=row.text,
+        payload=row.payload,
+        buttons=list(row.buttons or []),
+        custom=row.custom,
+        client_id=row.client_id,
+        status=row.status,
+        feedback=row.feedback,
+        created_at=row.created_at,
+    )
+
+
+class TranscriptStore:
+    def __init__(self, database_url: str) -> None:
+        self._engine = get_engine(database_url)
+        metadata.create_all(self._engine)
+
+    def ping(self) -> None:
+        with self._engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def open_session(self, session_id: str) -> Conversation:
+        """The session's current conversation, creating both on first sight."""
+        now = _now()
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                select(chat_sessions.c.conversation_id).where(chat_sessions.c.id == session_id)
+            ).first()
+            if row is None:
+                conversation_id = new_conversation_id()
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(chat_sessions).values(
+                                id=session_id,
+                                created_at=now,
+                                last_seen_at=now,
+                                conversation_id=conversation_id,
+                            )
+                        )
+                        conn.execute(
+                            insert(chat_conversations).values(
+                                id=conversation_id, session_id=session_id, created_at=now
+                            )
+                        )
+                except IntegrityError:  # another tab created it first
+                    return self.open_session(session_id)
+            else:
+                conversation_id = row.conversation_id
+                conn.execute(
+                    update(chat_sessions)
+                    .where(chat_sessions.c.id == session_id)
+                    .values(last_seen_at=now)
+                )
+            conv = conn.execute(
+                select(chat_conversations).where(chat_conversations.c.id == conversation_id)
+            ).one()
+        return Conversation(conv.id, conv.session_id, conv.handoff_reason)
+
+    def restart(self, session_id: str) -> Conversation:
+        """End the current conversation and open a new one (the old one is kept)."""
+        now = _now()
+        conversation_id = new_conversation_id()
+        with self._engine.begin() as conn:
+            old = conn.execute(
+                select(chat_sessions.c.conversation_id).where(chat_sessions.c.id == session_id)
+            ).scalar_one()
+            conn.execute(
+                update(chat_conversations)
+                .where(chat_conversations.c.id == old)
+                .values(ended_at=now)
+            )
+            conn.execute(
+                insert(chat_conversations).values(
+                    id=conversation_id, session_id=session_id, created_at=now
+                )
+            )
+            conn.execute(
+                update(chat_sessions)
+                .where(chat_sessions.c.id == session_id)
+                .values(conversation_id=conversation_id, last_seen_at=now)
+            )
+        return Conversation(conversation_id, session_id, None)
+
+    def history(self, conversation_id: str) -> list[Message]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(chat_messages)
+                .where(chat_messages.c.conversation_id == conversation_id)
+                .order_by(chat_messages.c.id)
+            ).all()
+        return [_message(r) for r in rows]
+
+    def add_shopper(
+        self,
+        conversation: Conversation,
+        client_id: str,
+        text: str,
+        payload: str | None,
+    ) -> tuple[Message, bool]:
+        """Store a shopper message; (the stored message, True) if it was already there."""
+        with self._engine.begin() as conn:
+            existing = conn.execute(
+                select(chat_messages).where(
+                    chat_messages.c.session_id == conversation.session_id,
+                    chat_messages.c.client_id == client_id,
+                )
+            ).first()
+            if existing is not None:
+                return _message(existing), True
+            try:
+                with conn.begin_nested():
+                    new_id = conn.execute(
+                        insert(chat_messages).values(
+                            session_id=conversation.session_id,
+                            conversation_id=conversation.id,
+                            role="shopper",
+                            client_id=client_id,
+                            text=text,
+                            payload=payload,
+                            status="pending",
+                            created_at=_now(),
+                        )
+                    ).inserted_primary_key[0]  # type: ignore[index]
+            except IntegrityError:  # the same id from another tab, at the same moment
+                row = conn.execute(
+                    select(chat_messages).where(
+                        chat_messages.c.session_id == conversation.session_id,
+                        chat_messages.c.client_id == client_id,
+                    )
+                ).one()
+                return _message(row), True
+            row = conn.execute(select(chat_messages).where(chat_messages.c.id == new_id)).one()
+        return _message(row), False
+
+    def answer(self, shopper_message_id: int, replies: list[dict[str, Any]]) -> list[Message]:
+        """Store Rasa's replies to a shopper message and mark it answered, atomically."""
+        stored = []
+        with self._engine.begin() as conn:
+            shopper = conn.execute(
+                select(chat_messages).where(chat_messages.c.id == shopper_message_id)
+            ).one()
+            for reply in replies:
+                new_id = conn.execute(
+                    insert(chat_messages).values(
+                        session_id=shopper.session_id,
+                        conversation_id=shopper.conversation_id,
+                        role="bot",
+                        text=reply.get("text"),
+                        buttons=reply.get("buttons") or None,
+                        custom=reply.get("custom"),
+                        created_at=_now(),
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+                stored.append(new_id)
+                handoff = (reply.get("custom") or {}).get("handoff")
+                if isinstance(handoff, dict):
+                    conn.execute(
+                        update(chat_conversations)
+                        .where(chat_conversations.c.id == shopper.conversation_id)
+                        .values(handoff_reason=str(handoff.get("reason") or ""), handoff_at=_now())
+                    )
+            conn.execute(
+                update(chat_messages)
+                .where(chat_messages.c.id == shopper_message_id)
+                .values(status="answered")
+            )
+            rows = conn.execute(
+                select(chat_messages).where(chat_messages.c.id.in_(stored)).order_by("id")
+            ).all()
+        return [_message(r) for r in rows]
+
+    def pending(self, conversation_id: str) -> list[Message]:
+        """Shopper messages not answered yet (the assistant was down), oldest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(chat_messages)
+                .where(
+                    chat_messages.c.conversation_id == conversation_id,
+                    chat_messages.c.status == "pending",
+                )
+                .order_by(chat_messages.c.id)
+            ).all()
+        return [_message(r) for r in rows]
+
+    def offered_payloads(self, conversation_id: str, last: int = 20) -> set[str]:
+        """Button payloads the bot offered lately in this conversation."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(chat_messages.c.buttons)
+                .where(
+                    chat_messages.c.conversation_id == conversation_id,
+                    chat_messages.c.role == "bot",
+                    chat_messages.c.buttons.is_not(None),
+                )
+                .order_by(chat_messages.c.id.desc())
+                .limit(last)
+            ).all()
+        return {
+            str(b.get("payload"))
+            for r in rows
+            for b in (r.buttons or [])
+            if isinstance(b, dict) and b.get("payload")
+        }
+
+    def set_feedback(self, session_id: str, message_id: int, value: str) -> bool:
+        """Thumbs up/down on one of this session's bot messages; False if there is none."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(chat_messages)
+                .where(
+                    chat_messages.c.id == message_id,
+                    chat_messages.c.session_id == session_id,
+                    chat_messages.c.role == "bot",
+                )
+                .values(feedback=value, feedback_at=_now())
+            )
+        return bool(result.rowcount)
+
+    def conversation(self, conversation_id: str) -> Conversation:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(chat_conversations).where(chat_conversations.c.id == conversation_id)
+            ).one()
+        return Conversation(row.id, row.session_id, row.handoff_reason)
