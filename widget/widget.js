@@ -655,6 +655,10 @@
   window.addEventListener("online", () => {
     if (!ws) connect();
   });
+  // Another tab started the conversation: join it, so this tab's badge counts its answers.
+  window.addEventListener("storage", (e) => {
+    if (e.key === KEY + "token" && e.newValue && !ws && !idle) connect();
+  });
 
   // ---- start
   const start = () => {
