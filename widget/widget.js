@@ -4,7 +4,7 @@
  * textContent/text nodes, never parsed as HTML. Protocol: docs/widget-protocol.md. */
 (() => {
   "use strict";
-  const script = document.currentScript;
+  const script = document.currentScript || document.querySelector('script[src*="widget.js"]');
   if (window.KNTChat || document.querySelector("knt-chat")) return; // embedded twice
 
   const ds = (script && script.dataset) || {};
@@ -140,7 +140,7 @@
   const panel = h(
     "section",
     "knt-panel",
-    { id: "knt-panel", role: "dialog", "aria-labelledby": "knt-title", hidden: "" },
+    { id: "knt-panel", role: "dialog", "aria-label": TITLE, hidden: "" },
     [
       h("header", "knt-header", null, [
         h("div", "knt-heading", null, [titleEl, subEl]),
@@ -216,7 +216,7 @@
   };
   const frameBytes = (text, payload) =>
     new TextEncoder().encode(
-      JSON.stringify({ type: "message", id: "x".repeat(24), text, payload: payload || undefined }),
+      JSON.stringify({ type: "message", id: "x".repeat(25), text, payload: payload || undefined }),
     ).length;
 
   // ---- rendering
@@ -316,6 +316,7 @@
       if (el) {
         log.append(el);
         if (live && !isOpen) setUnread(unread + 1);
+        if (live && noticeEl.dataset.code === "assistant_unavailable") notice(null); // it's back
       }
     }
     seen.set(m.id, el);
@@ -357,9 +358,11 @@
   };
 
   let noticeTimer = 0;
-  const notice = (text, ms) => {
+  const notice = (text, ms, code) => {
     clearTimeout(noticeTimer);
-    noticeEl.textContent = text || "";
+    noticeEl.dataset.code = code || "";
+    noticeEl.replaceChildren();
+    if (text) richText(noticeEl, text); // server notices may name the support e-mail
     noticeEl.hidden = !text;
     if (text && ms) noticeTimer = setTimeout(() => notice(null), ms);
   };
@@ -556,7 +559,7 @@
         return;
       }
     }
-    notice(msg, f.code === "assistant_unavailable" ? 0 : 12000);
+    notice(msg, f.code === "assistant_unavailable" ? 0 : 12000, f.code);
   };
 
   // ---- panel
