@@ -102,3 +102,41 @@ def test_missing_model_says_how_to_fix(settings, tmp_path):
     else:
         raise AssertionError("loading a missing model must fail")
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_touching_the_training_stamp_keeps_the_caches(tmp_path):
+    # `make train` touches the stamp when nothing changed; that must not force a re-export.
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    (model / "knt_training.json").write_text("{}")
+    before = model_key(model)
+    later = time.time() + 60
+    os.utime(model / "knt_training.json", (later, later))
+    assert model_key(model) == before
+
+
+def test_an_onnx_export_leaves_the_multiprocessing_start_method_alone(tmp_path):
+    # The action server (Sanic) refuses to start when something fixed the start method
+    # first; a cold cache exports the encoder inside that process.
+    code = (
+        "import multiprocessing as mp, pathlib, sys\n"
+        "from bot.faq.encoder import export_onnx\n"
+        "export_onnx(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))\n"
+        "print(mp.get_start_method(allow_none=True))\n"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(PROJECT_ROOT / "models" / "faq-encoder"),
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_ROOT,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "None"
+    assert (tmp_path / "x" / "model.onnx").is_file()

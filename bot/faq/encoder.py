@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ class Encoder(Protocol):
         ...
 
 
+TRAINING_STAMP = "knt_training.json"  # beside a fine-tuned model: what it was trained on
 BASE_MODEL = "base"  # FAQ_MODEL value for the packaged all-MiniLM-L6-v2, as shipped
 
 
@@ -60,7 +62,8 @@ def resolve_model_dir(model: str) -> Path:
 def model_key(model_dir: Path) -> str:
     """Identifies a model folder's exact files (name, size, mtime), cheaply."""
     h = hashlib.sha256(str(model_dir).encode())
-    for f in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+    # The training stamp is metadata (make touches it); it must not invalidate the caches.
+    for f in sorted(p for p in model_dir.rglob("*") if p.is_file() and p.name != TRAINING_STAMP):
         st = f.stat()
         h.update(f"{f.relative_to(model_dir)}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
@@ -109,6 +112,7 @@ def export_onnx(model_dir: Path, out_dir: Path) -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    start_method = multiprocessing.get_start_method(allow_none=True)
     pooling = _pooling_mode(model_dir)
     # Eager attention exports to a plain graph that onnxruntime optimises well.
     model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
@@ -155,6 +159,10 @@ def export_onnx(model_dir: Path, out_dir: Path) -> None:
         tmp.rename(out_dir)  # atomic: a half-written export is never picked up
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        # torch's exporter fixes multiprocessing's start method as a side effect; the
+        # action server (Sanic) must choose it itself and refuses to start otherwise.
+        if start_method is None:
+            multiprocessing.set_start_method(None, force=True)  # type: ignore[arg-type]
 
 
 class OnnxEncoder:

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bot.faq.corpus import Corpus
-from bot.faq.encoder import _stay_offline
+from bot.faq.encoder import TRAINING_STAMP, _stay_offline
 
-STAMP = "knt_training.json"  # written beside the model: what it was trained on
+STAMP = TRAINING_STAMP
 
 
 @dataclass(frozen=True)
