@@ -18,6 +18,8 @@ export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CORPUS := $(wildcard faq_corpus/*.yml)
+# The browser tests drive Debian's Chromium through Playwright.
+CHROMIUM  ?= /usr/bin/chromium
 
 .PHONY: help install run test lint format bench train lock clean
 
@@ -49,12 +51,18 @@ models/faq-encoder/knt_training.json: $(VENV)/.installed $(CORPUS) bot/faq/finet
 	$(BOT) faq train
 	touch $@
 
-run: install train ## Set up what is missing (models, demo orders) and start the assistant
+run: install train ## Set up what is missing (models, demo orders), start all four processes
 	$(BOT) orders seed
 	$(BOT) run
 
-test: install train lint ## Lint, then run every test (sets up what the tests need first)
-	$(PY) -m pytest
+test: install train lint $(CHROMIUM) ## Lint, then run every test (sets up what the tests need first)
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+$(CHROMIUM):
+	@echo "Chromium is missing (needed by the browser tests): installing it with apt"
+	$$(test "$$(id -u)" -eq 0 || echo sudo) apt-get update -qq
+	$$(test "$$(id -u)" -eq 0 || echo sudo) apt-get install -y -qq chromium >/dev/null
+	test -x $@
 
 lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check bot tests bench actions

@@ -71,22 +71,16 @@ def say(ws: Any, text: str, payload: str | None = None) -> str:
 
 
 def bot_turn(ws: Any) -> list[dict[str, Any]]:
-    """Bot messages of one turn: all `message` frames from the bot up to `typing off`,
-    and those right after it (they are sent after the indicator goes off)."""
+    """Bot messages of one turn: they come before the typing indicator goes off."""
     bot: list[dict[str, Any]] = []
-    typing_off = False
     while True:
         frame = ws.receive_json()
         if frame["type"] == "typing" and frame["on"] is False:
-            typing_off = True
-            ws.send_json({"type": "ping"})  # marks the end of what was already queued
-            continue
+            return bot
         if frame["type"] == "error":
             raise AssertionError(frame)
         if frame["type"] == "message" and frame["message"]["role"] == "bot":
             bot.append(frame["message"])
-        if frame["type"] == "pong" and typing_off:
-            return bot
 
 
 @pytest.fixture

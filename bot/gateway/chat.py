@@ -326,8 +326,6 @@ class ChatService:
             )
             return False
         stored = await asyncio.to_thread(self.store.answer, message.id, replies)
-        self.metrics.reply_seconds.observe(time.perf_counter() - started)
-        await self.hub.broadcast(session_id, {"type": "typing", "on": False})
         for bot_message in stored:
             self.metrics.messages.labels("bot").inc()
             await self.hub.broadcast(session_id, {"type": "message", "message": bot_message.wire()})
@@ -339,6 +337,10 @@ class ChatService:
                 reason = str(handoff.get("reason") or "unknown")
                 self.metrics.handoffs.labels(reason).inc()
                 await self.hub.broadcast(session_id, {"type": "handoff", "reason": reason})
+        # "Typing" ends once the whole reply is out: the widget (and the load bench) can
+        # take it as the end of the turn.
+        await self.hub.broadcast(session_id, {"type": "typing", "on": False})
+        self.metrics.reply_seconds.observe(time.perf_counter() - started)
         return True
 
     async def _feedback(self, ws: WebSocket, session_id: str, frame: dict[str, Any]) -> None:
