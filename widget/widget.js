@@ -235,14 +235,18 @@
       meta(ts, state === "sending" ? [h("span", "knt-state", null, ["Sending…"])] : []),
     ]);
 
-  const setThumbs = (id, value) => {
+  // aria-pressed shows the stored state; a click shows as pending until feedback_saved.
+  const setThumbs = (id, value, pendingValue) => {
     const t = thumbs.get(id);
     if (!t) return;
-    t[0].setAttribute("aria-pressed", String(value === "up"));
-    t[1].setAttribute("aria-pressed", String(value === "down"));
+    t.forEach((b, i) => {
+      const v = i ? "down" : "up";
+      if (!pendingValue) b.setAttribute("aria-pressed", String(value === v));
+      b.classList.toggle("knt-pending", pendingValue === v);
+    });
   };
   const sendFeedback = (id, value) => {
-    setThumbs(id, value);
+    setThumbs(id, null, value);
     if (!sendFrame({ type: "feedback", message_id: id, value })) fbQueue.set(id, value);
   };
   const feedbackEl = (m) => {
@@ -442,6 +446,7 @@
     }
     ws = s;
     ready = false;
+    ui.dataset.state = "connecting";
     s.onopen = () => s.send(JSON.stringify({ type: "hello", token: getRaw("token") || null }));
     s.onmessage = (ev) => {
       if (ws !== s) return;
@@ -459,6 +464,7 @@
       ready = false;
       inflight = new Set();
       setTyping(false);
+      ui.dataset.state = "offline";
       if (ev.code === 4408 || ev.code === 4400) {
         idle = true; // reconnect when the shopper interacts again
         status(null);
@@ -483,6 +489,7 @@
       case "session": {
         attempt = 0;
         ready = true;
+        ui.dataset.state = "online";
         status(null);
         if (f.token) setRaw("token", f.token);
         if (f.limits && f.limits.max_message_bytes) {
@@ -669,6 +676,7 @@
     const draft = getRaw("draft");
     if (draft) input.value = draft;
     onInput();
+    getOutbox().forEach(showPending); // still unsent from the last page: shown at once
     // Connect now only when there is a conversation to show or something to send;
     // a first-time visitor connects when they open the panel.
     if (getRaw("token") || getOutbox().length) connect();
