@@ -16,9 +16,12 @@ def get_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn, _record):  # type: ignore[no-untyped-def]
-            # WAL lets the action server write while other processes read.
+            # WAL lets the action server write while other processes read. synchronous=NORMAL
+            # (safe in WAL mode; only a power cut may lose the last commits) makes a commit
+            # ~1 ms instead of ~5 ms: the gateway commits three times per message.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -261,8 +261,8 @@ class ChatService:
                 ws,
                 error(
                     "rate_limited",
-                    f"You're sending messages faster than we can answer. Please wait "
-                    f"{max(1, round(wait))} s and send it again.",
+                    f"You're sending messages faster than we can answer; yours goes out in "
+                    f"{max(1, round(wait))} s.",
                     id=client_id,
                     retry_after=round(wait, 1),
                 ),
@@ -271,7 +271,7 @@ class ChatService:
         self.session_limits.take(session_id)
         self.ip_limits.take(ip)
 
-        conversation = await asyncio.to_thread(self.store.open_session, session_id)
+        conversation = await asyncio.to_thread(self.store.current, session_id)
         to_rasa = await self._rasa_text(conversation, text.strip(), payload)
         message, duplicate = await asyncio.to_thread(
             self.store.add_shopper, conversation, client_id, text.strip(), to_rasa
@@ -348,7 +348,10 @@ class ChatService:
         if not isinstance(message_id, int) or value not in ("up", "down"):
             raise ProtocolError("Sorry, that rating could not be saved.")
         if not await asyncio.to_thread(self.store.set_feedback, session_id, message_id, value):
-            await send(ws, error("not_found", "That answer is no longer in this chat."))
+            await send(
+                ws,
+                error("not_found", "That answer is no longer in this chat.", message_id=message_id),
+            )
             return
         await self.hub.broadcast(
             session_id, {"type": "feedback_saved", "message_id": message_id, "value": value}

@@ -187,6 +187,16 @@ class TranscriptStore:
             ).one()
         return Conversation(conv.id, conv.session_id, conv.handoff_reason)
 
+    def current(self, session_id: str) -> Conversation:
+        """The session's current conversation (read only; the session must exist)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(chat_conversations)
+                .join(chat_sessions, chat_sessions.c.conversation_id == chat_conversations.c.id)
+                .where(chat_sessions.c.id == session_id)
+            ).one()
+        return Conversation(row.id, row.session_id, row.handoff_reason)
+
     def restart(self, session_id: str) -> Conversation:
         """End the current conversation and open a new one (the old one is kept)."""
         now = _now()
@@ -346,10 +356,3 @@ class TranscriptStore:
                 .values(feedback=value, feedback_at=_now())
             )
         return bool(result.rowcount)
-
-    def conversation(self, conversation_id: str) -> Conversation:
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(chat_conversations).where(chat_conversations.c.id == conversation_id)
-            ).one()
-        return Conversation(row.id, row.session_id, row.handoff_reason)
