@@ -400,3 +400,36 @@ def test_health_and_the_widget_files_are_served(online, live):
         assert script.status_code == 200
         assert script.headers["content-type"].startswith("text/javascript")
         assert client.get("/widget.css").status_code == 200
+
+
+def test_action_server_down_keeps_the_message_and_answers_it_when_it_is_back(online, live):
+    from bot import stack
+
+    with gateway(online) as client:
+        live.supervisor.stop_one("actions")
+        try:
+            with chat(client) as (ws, session):
+                sent = say(ws, "Can I pay with Klarna?")
+                frame, seen = until(ws, "error")
+                assert frame["code"] == "assistant_unavailable" and frame["id"] == sent
+                assert not [
+                    f for f in seen if f["type"] == "message" and f["message"]["role"] == "bot"
+                ]
+        finally:
+            live.supervisor.restart(stack.action_server(live.settings))
+        with chat(client, session["token"]) as (ws, again):
+            assert [m["role"] for m in again["history"]] == ["shopper"]
+            replies = bot_turn(ws)
+    assert replies[0]["text"] == _faq_answer("payments_bnpl")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hi", "bye", "thanks", "yes", "no", "ok", "KNT-1001", "ava@example.com", "size 7", "?", "👍"],
+)
+def test_every_first_message_gets_a_reply_from_rasa(live, text):
+    # The gateway takes an empty reply as "an action failed" and keeps the message for a
+    # retry, so no message of a healthy assistant may go unanswered.
+    from .live import new_sender
+
+    assert live.say(new_sender(), text), text
