@@ -82,7 +82,7 @@ def shop(context: Any, live_gateway: Any) -> Iterator[Any]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(live_gateway.url)
+    page.goto(f"{live_gateway.url}/?hostile")  # with the page's hostile CSS on
     yield page
     assert errors == []
 
