@@ -433,3 +433,15 @@ def test_every_first_message_gets_a_reply_from_rasa(live, text):
     from .live import new_sender
 
     assert live.say(new_sender(), text), text
+
+
+def test_transcripts_on_postgresql_survive_a_gateway_restart(settings, tmp_path):
+    from .orders_helpers import postgres_database
+
+    with postgres_database() as url:
+        s = gateway_settings(settings, tmp_path, database_url=url)
+        with gateway(s) as client, chat(client) as (ws, session):
+            sent = say(ws, "Is shipping insured?")
+            assert until(ws, "ack")[0]["id"] == sent
+        with gateway(s) as client, chat(client, session["token"]) as (_, again):
+            assert [m["text"] for m in again["history"]] == ["Is shipping insured?"]
