@@ -73,10 +73,11 @@ format: $(VENV)/.installed ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix bot tests bench actions
 	$(VENV)/bin/ruff format bot tests bench actions
 
-bench: install train ## Benchmarks: FAQ accuracy and latency, NLU cross-validation, Rasa end to end
+bench: install train ## Benchmarks: FAQ accuracy and latency, NLU cross-validation, Rasa end to end, load
 	$(BOT) faq eval
 	$(PY) bench/faq_latency.py
 	$(PY) bench/rasa_e2e.py
+	$(PY) bench/load.py
 	$(PY) bench/nlu_cv.py
 	$(PY) bench/train_time.py
 
