@@ -4,7 +4,7 @@ Runs `rasa test nlu --cross-validation --folds 5` on data/nlu.yml with config.ym
 prints intent macro-F1 (target >= 0.95) with the per-intent F1, beside the entity F1.
 Takes several minutes (it trains five models).
 
-Usage: .venv/bin/python bench/nlu_cv.py [--folds N]
+Usage: .venv/bin/python bench/nlu_cv.py [--folds N] [--out DIR]
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ from bot.settings import PROJECT_ROOT
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--out", type=Path, help="keep Rasa's reports here (intent_errors.json, ...)"
+    )
     args = parser.parse_args()
-    out = Path(tempfile.mkdtemp(prefix="nlu-cv-"))
+    out = args.out or Path(tempfile.mkdtemp(prefix="nlu-cv-"))
     started = time.perf_counter()
     subprocess.run(
         [
