@@ -65,13 +65,13 @@ $(CHROMIUM):
 	test -x $@
 
 lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
-	$(VENV)/bin/ruff check bot tests bench actions
-	$(VENV)/bin/ruff format --check bot tests bench actions
+	$(VENV)/bin/ruff check bot tests bench actions rasa_runtime
+	$(VENV)/bin/ruff format --check bot tests bench actions rasa_runtime
 	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed ## Apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix bot tests bench actions
-	$(VENV)/bin/ruff format bot tests bench actions
+	$(VENV)/bin/ruff check --fix bot tests bench actions rasa_runtime
+	$(VENV)/bin/ruff format bot tests bench actions rasa_runtime
 
 bench: install train ## Benchmarks: FAQ accuracy and latency, NLU cross-validation, Rasa end to end, load
 	$(BOT) faq eval

@@ -4,16 +4,19 @@ Starts the whole assistant on free ports (throwaway databases, seeded demo order
 for each level N (default 10, 50, 100) runs N simulated shoppers for a fixed time twice:
 first posting to Rasa's REST channel directly, then through the gateway's `/ws` exactly
 as the widget does (hello, message with an id, reply complete when "typing" goes off).
-Each shopper asks the store's policy questions (the corpus questions, shuffled), and
-waits `--think` seconds (± 50 %) between a reply and its next question, as a person
-reading and typing does; `--think 0` is a closed-loop throughput test.
+Each of the N slots holds one shopper at a time: the shopper opens the chat, asks
+`--questions` of the store's policy questions (the corpus questions, shuffled), waiting
+`--think` seconds (± 50 %) between a reply and the next question, as a person reading
+and typing does, then leaves and a new shopper takes the slot (a new conversation, as on
+a real store). `--think 0` makes it a closed-loop throughput test.
 
 Prints message-to-reply latency p50/p95/p99, errors, throughput, and CPU and peak memory
 per process (each process with its children) for every run, then the gateway's cost at
 p50 over direct REST. Targets: gateway adds <= 10 ms at p50; 50 shoppers with no errors
 and p95 <= 1 s.
 
-Usage: .venv/bin/python bench/load.py [--levels 10 50 100] [--duration 30] [--think 2]
+Usage: .venv/bin/python bench/load.py [--levels 10 50 100] [--duration 30] [--think 3]
+                                      [--questions 4]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from websockets.asyncio.client import connect
@@ -103,61 +107,67 @@ class Usage:
 
 # --- shoppers ----------------------------------------------------------------------------
 async def rest_shopper(
-    url: str, questions: list[str], run: Run, until: float, think: float
+    url: str, questions: list[str], run: Run, until: float, think: float, per_shopper: int
 ) -> None:
-    sender = f"load-{uuid.uuid4().hex[:10]}"
     async with httpx.AsyncClient(timeout=30) as http:
-        for q in _cycle(questions):
-            if time.monotonic() >= until:
-                return
-            started = time.perf_counter()
-            try:
-                r = await http.post(url, json={"sender": sender, "message": q})
-                if r.status_code != 200 or not r.json():
-                    run.errors.append(f"HTTP {r.status_code}")
-                else:
-                    run.latencies.append(time.perf_counter() - started)
-            except httpx.HTTPError as exc:
-                run.errors.append(type(exc).__name__)
-            await _think(think)
-
-
-async def ws_shopper(
-    url: str, origin: str, questions: list[str], run: Run, until: float, think: float
-) -> None:
-    try:
-        async with connect(url, origin=origin) as ws:  # type: ignore[arg-type]
-            await ws.send(json.dumps({"type": "hello", "token": None}))
-            assert json.loads(await ws.recv())["type"] == "session"
-            for q in _cycle(questions):
+        while time.monotonic() < until:
+            sender = f"load-{uuid.uuid4().hex[:10]}"  # a new shopper in this slot
+            for q in random.sample(questions, per_shopper):
                 if time.monotonic() >= until:
                     return
                 started = time.perf_counter()
-                await ws.send(json.dumps({"type": "message", "id": uuid.uuid4().hex, "text": q}))
-                got_reply = False
-                while True:
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                    if frame["type"] == "error":
-                        run.errors.append(frame["code"])
-                        break
-                    if frame["type"] == "message" and frame["message"]["role"] == "bot":
-                        got_reply = True
-                    if frame["type"] == "typing" and not frame["on"]:
-                        if got_reply:
-                            run.latencies.append(time.perf_counter() - started)
-                        else:
-                            run.errors.append("no reply")
-                        break
+                try:
+                    r = await http.post(url, json={"sender": sender, "message": q})
+                    if r.status_code != 200 or not r.json():
+                        run.errors.append(f"HTTP {r.status_code}")
+                    else:
+                        run.latencies.append(time.perf_counter() - started)
+                except httpx.HTTPError as exc:
+                    run.errors.append(type(exc).__name__)
                 await _think(think)
-    except (OSError, TimeoutError, AssertionError) as exc:
-        run.errors.append(type(exc).__name__)
 
 
-def _cycle(questions: list[str]):  # type: ignore[no-untyped-def]
-    order = questions[:]
-    random.shuffle(order)
+async def ws_shopper(
+    url: str,
+    origin: str,
+    questions: list[str],
+    run: Run,
+    until: float,
+    think: float,
+    per_shopper: int,
+) -> None:
+    while time.monotonic() < until:
+        try:
+            async with connect(url, origin=origin) as ws:  # type: ignore[arg-type]
+                await ws.send(json.dumps({"type": "hello", "token": None}))
+                assert json.loads(await ws.recv())["type"] == "session"
+                for q in random.sample(questions, per_shopper):
+                    if time.monotonic() >= until:
+                        return
+                    await _ask(ws, q, run)
+                    await _think(think)
+        except (OSError, TimeoutError, AssertionError) as exc:
+            run.errors.append(type(exc).__name__)
+
+
+async def _ask(ws: Any, question: str, run: Run) -> None:
+    """One question; the reply is complete when "typing" goes off."""
+    started = time.perf_counter()
+    await ws.send(json.dumps({"type": "message", "id": uuid.uuid4().hex, "text": question}))
+    got_reply = False
     while True:
-        yield from order
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        if frame["type"] == "error":
+            run.errors.append(frame["code"])
+            return
+        if frame["type"] == "message" and frame["message"]["role"] == "bot":
+            got_reply = True
+        if frame["type"] == "typing" and not frame["on"]:
+            if got_reply:
+                run.latencies.append(time.perf_counter() - started)
+            else:
+                run.errors.append("no reply")
+            return
 
 
 async def _think(think: float) -> None:
@@ -166,19 +176,25 @@ async def _think(think: float) -> None:
 
 
 async def measure(
-    mode: str, n: int, duration: float, think: float, settings: Settings, groups: dict[str, int]
+    mode: str,
+    n: int,
+    args: argparse.Namespace,
+    settings: Settings,
+    groups: dict[str, int],
 ) -> Run:
+    duration, think, per_shopper = args.duration, args.think, args.questions
     questions = [e.question for e in load_corpus(settings.faq_corpus_dir).entries]
     run = Run(mode, n)
     until = time.monotonic() + duration
     gateway = f"{settings.gateway_host}:{settings.gateway_port}"
     if mode == "REST":
         url = f"{settings.rasa_url}/webhooks/rest/webhook"
-        shoppers = [rest_shopper(url, questions, run, until, think) for _ in range(n)]
+        shoppers = [rest_shopper(url, questions, run, until, think, per_shopper) for _ in range(n)]
     else:
         origin = f"http://{gateway}"
         shoppers = [
-            ws_shopper(f"ws://{gateway}/ws", origin, questions, run, until, think) for _ in range(n)
+            ws_shopper(f"ws://{gateway}/ws", origin, questions, run, until, think, per_shopper)
+            for _ in range(n)
         ]
     usage = Usage(groups)
     stop = asyncio.Event()
@@ -228,16 +244,18 @@ async def main_async(args: argparse.Namespace) -> None:
     with stack.throwaway(settings, workdir) as sup:
         groups = {name: proc.pid for name, proc in sup.procs.items()} | {"bench": os.getpgrp()}
         names = list(groups)
-        warm = await measure("REST", 2, 3, 0, settings, groups)
-        await measure("WS", 2, 3, 0, settings, groups)
+        warmup = argparse.Namespace(duration=3.0, think=0.0, questions=args.questions)
+        warm = await measure("REST", 2, warmup, settings, groups)
+        await measure("WS", 2, warmup, settings, groups)
         print(
-            f"warmed up ({len(warm.latencies)} replies). {args.duration:.0f} s per run, think "
-            f"time {args.think:g} s ± 50 %, {os.cpu_count()} cores\n"
+            f"warmed up ({len(warm.latencies)} replies). {args.duration:.0f} s per run; each "
+            f"shopper asks {args.questions} questions, {args.think:g} s ± 50 % apart, then "
+            f"leaves; {os.cpu_count()} cores\n"
         )
         runs = []
         for n in args.levels:
             for mode in ("REST", "WS"):
-                runs.append(await measure(mode, n, args.duration, args.think, settings, groups))
+                runs.append(await measure(mode, n, args, settings, groups))
                 report(runs[-1:], names)
         print()
         report(runs, names)
@@ -256,7 +274,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per run")
-    parser.add_argument("--think", type=float, default=2.0, help="seconds between questions")
+    parser.add_argument("--think", type=float, default=3.0, help="seconds between questions")
+    parser.add_argument("--questions", type=int, default=4, help="questions per shopper")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -61,7 +61,10 @@ def rasa_server(settings: Settings, model: Path) -> ProcessSpec:
     return ProcessSpec(
         name="rasa",
         argv=[
-            str(RASA_BIN),
+            # Rasa's own CLI behind a launcher with one speed fix (see rasa_runtime/launch.py).
+            str(RASA_BIN.parent / "python"),
+            "-m",
+            "rasa_runtime.launch",
             "run",
             "--model",
             str(model),

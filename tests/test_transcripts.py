@@ -49,6 +49,7 @@ def test_replies_are_stored_with_buttons_and_custom_payloads_and_close_the_messa
     first, _ = store.add_shopper(conv, "m1", "can I cancel?", None)
     second, _ = store.add_shopper(conv, "m2", "a person please", "/human_handoff")
     assert [m.id for m in store.pending(conv.id)] == [first.id, second.id]
+    assert store.pending_before(conv.id, second.id) and not store.pending_before(conv.id, first.id)
 
     replies = store.answer(
         first.id,

@@ -3,7 +3,6 @@ storefront, health and metrics."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,6 +30,7 @@ def create_app(settings: Settings, widget_dir: Path = WIDGET_DIR) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await rasa.aclose()
+        chat.close()
 
     app = FastAPI(title="KNT chat gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.chat = chat
@@ -44,7 +44,7 @@ def create_app(settings: Settings, widget_dir: Path = WIDGET_DIR) -> FastAPI:
         """200 while shoppers' messages can be taken (the database answers), even if Rasa
         is down: their messages are then kept and answered later."""
         try:
-            await asyncio.to_thread(store.ping)
+            await chat.db(store.ping)
             database = "ok"
         except Exception as exc:  # any driver error means "not healthy"
             database = f"error: {type(exc).__name__}"

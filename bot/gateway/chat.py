@@ -16,7 +16,9 @@ import re
 import time
 import weakref
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -28,6 +30,7 @@ from bot.gateway.transcripts import Conversation, Message, TranscriptStore
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # The widget's own "Talk to a person" button may always be pressed.
@@ -112,6 +115,18 @@ class ChatService:
         )
         self.ip_limits = RateLimiter(settings.gateway_ip_rate, settings.gateway_ip_burst)
         self.allowed_origins = {o.rstrip("/") for o in settings.gateway_allowed_origins}
+        # One database thread for SQLite: its writers take turns anyway, and concurrent
+        # write transactions from several threads end in SQLite's busy-wait back-off
+        # (sleeps of up to 100 ms), which is where the latency went.
+        sqlite = settings.database_url.startswith("sqlite")
+        self._db = ThreadPoolExecutor(max_workers=1 if sqlite else 8, thread_name_prefix="db")
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a transcript-store call in the database thread(s)."""
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    def close(self) -> None:
+        self._db.shutdown(wait=True)
 
     # --- connection -------------------------------------------------------------------
     async def serve(self, ws: WebSocket) -> None:
@@ -155,8 +170,8 @@ class ChatService:
                 notice = RENEWED_NOTICE[exc.reason]
         if session is None:
             token, session = self.signer.issue()
-        conversation = await asyncio.to_thread(self.store.open_session, session.session_id)
-        history = await asyncio.to_thread(self.store.history, conversation.id)
+        conversation = await self.db(self.store.open_session, session.session_id)
+        history = await self.db(self.store.history, conversation.id)
         self.hub.join(session.session_id, ws)
         await send(
             ws,
@@ -271,10 +286,8 @@ class ChatService:
         self.session_limits.take(session_id)
         self.ip_limits.take(ip)
 
-        conversation = await asyncio.to_thread(self.store.current, session_id)
-        to_rasa = await self._rasa_text(conversation, text.strip(), payload)
-        message, duplicate = await asyncio.to_thread(
-            self.store.add_shopper, conversation, client_id, text.strip(), to_rasa
+        conversation, message, duplicate, queue = await self.db(
+            self._accept, session_id, client_id, text.strip(), payload
         )
         await send(ws, {"type": "ack", "id": client_id, "duplicate": duplicate})
         if duplicate:
@@ -282,23 +295,38 @@ class ChatService:
             return
         self.metrics.messages.labels("shopper").inc()
         await self.hub.broadcast(session_id, {"type": "message", "message": message.wire()})
-        await self._answer_pending(session_id, conversation)
+        await self._answer_pending(session_id, conversation, only=None if queue else message)
 
-    async def _rasa_text(self, conversation: Conversation, text: str, payload: str | None) -> str:
+    def _accept(
+        self, session_id: str, client_id: str, text: str, payload: str | None
+    ) -> tuple[Conversation, Message, bool, bool]:
+        """Store a shopper message (in the database thread): the conversation, the stored
+        message, whether it was a duplicate, and whether older messages wait before it."""
+        conversation = self.store.current(session_id)
+        message, duplicate = self.store.add_shopper(
+            conversation, client_id, text, self._rasa_text(conversation, text, payload)
+        )
+        queue = not duplicate and self.store.pending_before(conversation.id, message.id)
+        return conversation, message, duplicate, queue
+
+    def _rasa_text(self, conversation: Conversation, text: str, payload: str | None) -> str:
         """What Rasa gets: a button's payload only if the bot offered that button here;
         typed text never reaches Rasa as a command (`/intent{...}` would skip the NLU and
         could set slots)."""
-        if payload is not None:
-            if payload in ALWAYS_ALLOWED_PAYLOADS:
-                return payload
-            offered = await asyncio.to_thread(self.store.offered_payloads, conversation.id)
-            if payload in offered:
-                return payload
+        if payload is not None and (
+            payload in ALWAYS_ALLOWED_PAYLOADS
+            or payload in self.store.offered_payloads(conversation.id)
+        ):
+            return payload
         return text.lstrip("/ ") or text
 
-    async def _answer_pending(self, session_id: str, conversation: Conversation) -> None:
+    async def _answer_pending(
+        self, session_id: str, conversation: Conversation, only: Message | None = None
+    ) -> None:
+        """Answer the conversation's waiting messages in order (or just `only`, when
+        nothing older waits)."""
         async with self.hub.lock(conversation.id):
-            pending = await asyncio.to_thread(self.store.pending, conversation.id)
+            pending = [only] if only else await self.db(self.store.pending, conversation.id)
             for message in pending:
                 if not await self._answer(session_id, message):
                     return
@@ -325,7 +353,7 @@ class ChatService:
                 ),
             )
             return False
-        stored = await asyncio.to_thread(self.store.answer, message.id, replies)
+        stored = await self.db(self.store.answer, message.id, replies)
         for bot_message in stored:
             self.metrics.messages.labels("bot").inc()
             await self.hub.broadcast(session_id, {"type": "message", "message": bot_message.wire()})
@@ -347,7 +375,7 @@ class ChatService:
         message_id, value = frame.get("message_id"), frame.get("value")
         if not isinstance(message_id, int) or value not in ("up", "down"):
             raise ProtocolError("Sorry, that rating could not be saved.")
-        if not await asyncio.to_thread(self.store.set_feedback, session_id, message_id, value):
+        if not await self.db(self.store.set_feedback, session_id, message_id, value):
             await send(
                 ws,
                 error("not_found", "That answer is no longer in this chat.", message_id=message_id),
@@ -358,7 +386,7 @@ class ChatService:
         )
 
     async def _restart(self, session_id: str) -> None:
-        await asyncio.to_thread(self.store.restart, session_id)
+        await self.db(self.store.restart, session_id)
         await self.hub.broadcast(session_id, {"type": "reset"})
 
 

@@ -323,6 +323,20 @@ class TranscriptStore:
             ).all()
         return [_message(r) for r in rows]
 
+    def pending_before(self, conversation_id: str, message_id: int) -> bool:
+        """Whether an older shopper message of the conversation is still unanswered."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(chat_messages.c.id)
+                .where(
+                    chat_messages.c.conversation_id == conversation_id,
+                    chat_messages.c.status == "pending",
+                    chat_messages.c.id < message_id,
+                )
+                .limit(1)
+            ).first()
+        return row is not None
+
     def offered_payloads(self, conversation_id: str, last: int = 20) -> set[str]:
         """Button payloads the bot offered lately in this conversation."""
         with self._engine.connect() as conn:
