@@ -17,10 +17,16 @@ from bot import services
 log = logging.getLogger(__name__)
 
 MISSES_BEFORE_OFFERING_A_PERSON = 2
-# Intents that reach this action only because nothing was asked. Only a message with a
-# question mark ("insured?") is looked up; "yes" or "KNT-1001" is not a question we
-# failed, so the bot just asks how it can help.
+# Intents that reach this action only because nothing was asked. A short answer with no
+# question mark ("yes", "KNT-1001", "size 7") is not a question we failed, so the bot just
+# asks how it can help; "insured?" or a whole sentence ("I'd like to know about the
+# warranty on my ring") is looked up.
 TERSE_INTENTS = {"affirm", "inform"}
+TERSE_MAX_WORDS = 3
+
+
+def is_terse(intent: str | None, text: str) -> bool:
+    return intent in TERSE_INTENTS and "?" not in text and len(text.split()) <= TERSE_MAX_WORDS
 
 
 def answer_digression(dispatcher: CollectingDispatcher, question: str) -> None:
@@ -56,7 +62,7 @@ class ActionAnswerFaq(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         question = latest_text(tracker)
-        if latest_intent(tracker) in TERSE_INTENTS and "?" not in question:
+        if is_terse(latest_intent(tracker), question):
             dispatcher.utter_message(response="utter_how_can_i_help")
             return []
         try:

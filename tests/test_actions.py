@@ -157,6 +157,16 @@ async def test_terse_message_with_nothing_asked_tries_the_faq_quietly(db_url):
     assert UnansweredLog(db_url).recent() == []  # none of them is a question we failed
 
 
+async def test_a_whole_sentence_taken_as_inform_is_still_looked_up(db_url):
+    t = tracker("I would like to know about the warranty on my ring", "inform")
+    _, messages = await run(ActionAnswerFaq(), t)
+    warranty = services.faq_engine().corpus.get("orders_warranty_other_jewelry").answer
+    assert messages[0]["text"] == warranty
+    # A sentence that matches nothing is still not counted as a question we failed.
+    events, messages = await run(ActionAnswerFaq(), tracker("my ring is in 18k gold", "inform"))
+    assert [m["response"] for m in messages] == ["utter_how_can_i_help"] and events == []
+
+
 async def test_unanswered_questions_are_listed_by_the_cli(db_url):
     await run(ActionAnswerFaq(), tracker("do you sell gift cards?", "out_of_scope"))
     out = subprocess.run(
