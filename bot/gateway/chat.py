@@ -219,15 +219,12 @@ class ChatService:
     async def _frame(self, ws: WebSocket, session_id: str, raw: str) -> str | None:
         limit = self.settings.gateway_max_message_bytes
         if len(raw.encode("utf-8")) > limit:
-            self.metrics.rejected.labels("too_large").inc()
-            await send(
+            await self._refuse(
                 ws,
-                error(
-                    "too_large",
-                    f"That message is too long (the limit is about {limit} characters). "
-                    "Please shorten it or split it in two.",
-                    id=_client_id_of(raw),
-                ),
+                "too_large",
+                f"That message is too long (the limit is about {limit} characters). "
+                "Please shorten it or split it in two.",
+                id=_client_id_of(raw),
             )
             return None
         try:
@@ -247,14 +244,18 @@ class ChatService:
                 raise ProtocolError("Sorry, the chat sent something we didn't understand.")
             return str(kind)
         except (ValueError, ProtocolError) as exc:
-            self.metrics.rejected.labels("bad_request").inc()
             message = (
                 str(exc)
                 if isinstance(exc, ProtocolError)
                 else "Sorry, the chat sent something we didn't understand."
             )
-            await send(ws, error("bad_request", message, id=_client_id_of(raw)))
+            await self._refuse(ws, "bad_request", message, id=_client_id_of(raw))
             return None
+
+    async def _refuse(self, ws: WebSocket, code: str, message: str, **extra: Any) -> None:
+        """Tell the shopper why a frame was not taken (and count it)."""
+        self.metrics.rejected.labels(code).inc()
+        await send(ws, error(code, message, **extra))
 
     # --- frames -----------------------------------------------------------------------
     async def _message(self, ws: WebSocket, session_id: str, frame: dict[str, Any]) -> None:
@@ -271,16 +272,13 @@ class ChatService:
         ip = ws.client.host if ws.client else "unknown"
         wait = max(self.session_limits.retry_after(session_id), self.ip_limits.retry_after(ip))
         if wait > 0:
-            self.metrics.rejected.labels("rate_limited").inc()
-            await send(
+            await self._refuse(
                 ws,
-                error(
-                    "rate_limited",
-                    f"You're sending messages faster than we can answer; yours goes out in "
-                    f"{max(1, round(wait))} s.",
-                    id=client_id,
-                    retry_after=round(wait, 1),
-                ),
+                "rate_limited",
+                f"You're sending messages faster than we can answer; yours goes out in "
+                f"{max(1, round(wait))} s.",
+                id=client_id,
+                retry_after=round(wait, 1),
             )
             return
         self.session_limits.take(session_id)
