@@ -8,7 +8,8 @@ Each of the N slots holds one shopper at a time: the shopper opens the chat, ask
 `--questions` of the store's policy questions (the corpus questions, shuffled), waiting
 `--think` seconds (± 50 %) between a reply and the next question, as a person reading
 and typing does, then leaves and a new shopper takes the slot (a new conversation, as on
-a real store). `--think 0` makes it a closed-loop throughput test.
+a real store). Shoppers arrive spread over the first 1.5 think times. `--think 0` makes it a
+closed-loop throughput test.
 
 Prints message-to-reply latency p50/p95/p99, errors, throughput, and CPU and peak memory
 per process (each process with its children) for every run, then the gateway's cost at
@@ -109,6 +110,7 @@ class Usage:
 async def rest_shopper(
     url: str, questions: list[str], run: Run, until: float, think: float, per_shopper: int
 ) -> None:
+    await _arrive(think)
     async with httpx.AsyncClient(timeout=30) as http:
         while time.monotonic() < until:
             sender = f"load-{uuid.uuid4().hex[:10]}"  # a new shopper in this slot
@@ -136,6 +138,7 @@ async def ws_shopper(
     think: float,
     per_shopper: int,
 ) -> None:
+    await _arrive(think)
     while time.monotonic() < until:
         try:
             async with connect(url, origin=origin) as ws:  # type: ignore[arg-type]
@@ -168,6 +171,12 @@ async def _ask(ws: Any, question: str, run: Run) -> None:
             else:
                 run.errors.append("no reply")
             return
+
+
+async def _arrive(think: float) -> None:
+    """Shoppers arrive spread over the first think time, not all in the same millisecond
+    (a burst of N first questions would measure the burst, not the steady load)."""
+    await asyncio.sleep(random.uniform(0, 1.5 * think))
 
 
 async def _think(think: float) -> None:
