@@ -128,23 +128,25 @@ def on_free_ports(base: Settings, workdir: Path) -> Settings:
     )
 
 
+def seed_demo_orders(settings: Settings) -> None:
+    """`bot orders seed` against the order database of `settings` (demo orders, once)."""
+    subprocess.run(
+        [sys.executable, "-m", "bot.orders", "seed"],
+        cwd=PROJECT_ROOT,
+        check=True,
+        env={**os.environ, **settings_env(settings)},
+        capture_output=True,
+    )
+
+
 @contextmanager
-def throwaway(base: Settings, workdir: Path, gateway_too: bool = True) -> Iterator[Supervisor]:
+def throwaway(base: Settings, workdir: Path) -> Iterator[Supervisor]:
     """The whole assistant on free ports with seeded demo orders in `workdir`, stopped
     on exit. `base` must already be `on_free_ports`."""
     model = model_path(base.rasa_model_dir)
     if not model.is_file():
         raise StartupError(f"no trained Rasa model {model.name}: run `make train`")
-    subprocess.run(
-        [sys.executable, "-m", "bot.orders", "seed"],
-        cwd=PROJECT_ROOT,
-        check=True,
-        env={**os.environ, **settings_env(base)},
-        capture_output=True,
-    )
-    specs = everything(base, model)
-    if not gateway_too:
-        specs = specs[:-1]
+    seed_demo_orders(base)
     with Supervisor(PROJECT_ROOT, log_dir=workdir / "logs", echo=False) as sup:
-        sup.start(specs, on_status=lambda _: None)
+        sup.start(everything(base, model), on_status=lambda _: None)
         yield sup

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -37,14 +34,7 @@ def backend(settings: Settings, tmp_path_factory) -> Iterator[Settings]:  # type
             "database_url": f"sqlite:///{work / 'app.db'}",
         }
     )
-    env = {**os.environ, **stack.settings_env(s)}
-    subprocess.run(
-        [sys.executable, "-m", "bot.orders", "seed"],
-        env=env,
-        check=True,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-    )
+    stack.seed_demo_orders(s)
     with Supervisor(PROJECT_ROOT, log_dir=work, echo=False) as sup:
         sup.start([stack.order_backend(s)], on_status=lambda _: None)
         yield s

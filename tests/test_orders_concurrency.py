@@ -1,13 +1,9 @@
-"""The real order backend (uvicorn in a subprocess, `python -m bot.orders serve`) under
+"""The real order backend (`python -m bot.orders serve`, started by the supervisor) under
 concurrent identical and competing requests, on a SQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from bot import stack
 from bot.orders.models import Cancellation, ChangeRequest, Order, ReturnRequest
 from bot.settings import PROJECT_ROOT
-from bot.supervisor import free_port
-from tests.orders_helpers import AUTH, BACKENDS, TOKEN, count, database_url, proof
+from bot.supervisor import Supervisor, free_port
+from tests.orders_helpers import AUTH, BACKENDS, count, database_url, proof, settings_for
 
 PARALLEL = 20
 
@@ -47,51 +44,13 @@ class Service:
 @pytest.fixture(params=BACKENDS)
 def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
     with database_url(request.param, tmp_path) as db_url:
-        port = free_port()
-        log = tmp_path / "orders.log"
-        env = {
-            **os.environ,
-            "ORDERS_DATABASE_URL": db_url,
-            "ORDERS_HOST": "127.0.0.1",
-            "ORDERS_PORT": str(port),
-            "ORDERS_API_TOKEN": TOKEN,
-            "ENVIRONMENT": "local",
-        }
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.orders", "serve"],
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(base, proc, log)
-            yield Service(url=base, database=db_url)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        errors = [line for line in log.read_text().splitlines() if "Traceback" in line]
-        assert not errors, log.read_text()
-
-
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the order backend exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the order backend was not ready within 60 s:\n{log.read_text()}")
+        settings = settings_for(db_url, orders_port=free_port())
+        backend = stack.order_backend(settings)
+        with Supervisor(PROJECT_ROOT, log_dir=tmp_path, echo=False) as sup:
+            sup.start([backend], on_status=lambda _: None)
+            yield Service(url=f"http://127.0.0.1:{backend.port}", database=db_url)
+        log = (tmp_path / "orders.log").read_text()
+        assert "Traceback" not in log, log
 
 
 def all_at_once(make_request: Callable[[int], httpx.Response]) -> list[httpx.Response]:
