@@ -98,8 +98,44 @@ class OrderService:
             raise NotFound()
         return order
 
+    def _create(
+        self,
+        request: ReturnCreate | ChangeCreate | CancelCreate,
+        model: type[Keyed],
+        digest: str,
+        view: Callable[[Keyed], View],
+        make: Callable[[Order, datetime], tuple[Keyed, str, dict[str, object]]],
+        actor: str,
+    ) -> tuple[View, bool]:
+        """The one shape of every create, in one write transaction: lock the order, replay
+        the idempotency key, then `make` (the rules and the record, with the audit action
+        and details), insert, audit. (the record, True) when created now; (the earlier
+        one, False) on a replay."""
+
+        def step(session: Session) -> tuple[View, bool]:
+            order = self._locked_order(session, request)
+            replayed = _replay(session, model, request.idempotency_key, digest, view)
+            if replayed is not None:
+                return replayed, False
+            now = self.clock()
+            record, action, details = make(order, now)
+            record.idempotency_key = request.idempotency_key
+            record.request_hash = digest
+            session.add(record)
+            repository.audit(
+                session,
+                when=now,
+                action=action,
+                order_number=order.order_number,
+                actor=actor,
+                details={**details, "idempotency_key": request.idempotency_key},
+            )
+            session.flush()
+            return view(record), True
+
+        return self.db.write(step)
+
     def create_return(self, request: ReturnCreate, actor: str) -> tuple[ReturnCreated, bool]:
-        """(the return, True) when created now; (the earlier one, False) on a replay."""
         digest = repository.fingerprint(
             "return",
             {
@@ -113,14 +149,7 @@ class OrderService:
             },
         )
 
-        def step(session: Session) -> tuple[ReturnCreated, bool]:
-            order = self._locked_order(session, request)
-            replayed = _replay(
-                session, ReturnRequest, request.idempotency_key, digest, views.return_created
-            )
-            if replayed is not None:
-                return replayed, False
-            now = self.clock()
+        def make(order: Order, now: datetime) -> tuple[ReturnRequest, str, dict[str, object]]:
             plan = rules.check_return(
                 repository.facts_of(order),
                 request.item_id,
@@ -137,28 +166,19 @@ class OrderService:
                 exchange_size=plan.exchange_size,
                 status=ReturnStatus.OPEN.value,
                 created_at=now,
-                idempotency_key=request.idempotency_key,
-                request_hash=digest,
             )
-            session.add(record)
-            repository.audit(
-                session,
-                when=now,
-                action=f"{plan.kind.value}.requested",
-                order_number=order.order_number,
-                actor=actor,
-                details={
+            return (
+                record,
+                f"{plan.kind.value}.requested",
+                {
                     "rma_number": record.rma_number,
                     "item_id": plan.item_id,
                     "kind": plan.kind.value,
                     "exchange_size": plan.exchange_size,
-                    "idempotency_key": request.idempotency_key,
                 },
             )
-            session.flush()
-            return views.return_created(record), True
 
-        return self.db.write(step)
+        return self._create(request, ReturnRequest, digest, views.return_created, make, actor)
 
     def create_change(self, request: ChangeCreate, actor: str) -> tuple[ChangeCreated, bool]:
         attribute = rules.parse_attribute(request.attribute)
@@ -174,14 +194,7 @@ class OrderService:
             },
         )
 
-        def step(session: Session) -> tuple[ChangeCreated, bool]:
-            order = self._locked_order(session, request)
-            replayed = _replay(
-                session, ChangeRequest, request.idempotency_key, digest, views.change_created
-            )
-            if replayed is not None:
-                return replayed, False
-            now = self.clock()
+        def make(order: Order, now: datetime) -> tuple[ChangeRequest, str, dict[str, object]]:
             plan = rules.check_change(
                 repository.facts_of(order), request.item_id, request.attribute, request.new_value
             )
@@ -194,65 +207,40 @@ class OrderService:
                 new_value=plan.new_value,
                 status=ChangeStatus.REQUESTED.value,
                 created_at=now,
-                idempotency_key=request.idempotency_key,
-                request_hash=digest,
             )
-            session.add(record)
-            repository.audit(
-                session,
-                when=now,
-                action="change.requested",
-                order_number=order.order_number,
-                actor=actor,
-                details={
+            return (
+                record,
+                "change.requested",
+                {
                     "request_number": record.request_number,
                     "item_id": plan.item_id,
                     "attribute": plan.attribute.value,
                     "old_value": plan.old_value,
                     "new_value": plan.new_value,
-                    "idempotency_key": request.idempotency_key,
                 },
             )
-            session.flush()
-            return views.change_created(record), True
 
-        return self.db.write(step)
+        return self._create(request, ChangeRequest, digest, views.change_created, make, actor)
 
     def cancel(self, request: CancelCreate, actor: str) -> tuple[Cancelled, bool]:
         digest = repository.fingerprint("cancel", _owner_fields(request))
 
-        def step(session: Session) -> tuple[Cancelled, bool]:
-            order = self._locked_order(session, request)
-            replayed = _replay(
-                session, Cancellation, request.idempotency_key, digest, views.cancelled
-            )
-            if replayed is not None:
-                return replayed, False
-            now = self.clock()
+        def make(order: Order, now: datetime) -> tuple[Cancellation, str, dict[str, object]]:
             rules.check_cancel(repository.facts_of(order))
             record = Cancellation(
                 cancellation_number=repository.new_number("CXL"),
                 order=order,
                 previous_status=order.status,
                 created_at=now,
-                idempotency_key=request.idempotency_key,
-                request_hash=digest,
             )
             order.status = OrderStatus.CANCELLED.value
-            session.add(record)
-            repository.audit(
-                session,
-                when=now,
-                action="order.cancelled",
-                order_number=order.order_number,
-                actor=actor,
-                details={
+            return (
+                record,
+                "order.cancelled",
+                {
                     "cancellation_number": record.cancellation_number,
                     "previous_status": record.previous_status,
-                    "idempotency_key": request.idempotency_key,
                 },
             )
-            session.flush()
-            return views.cancelled(record), True
 
-        return self.db.write(step)
+        return self._create(request, Cancellation, digest, views.cancelled, make, actor)
