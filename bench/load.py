@@ -60,9 +60,9 @@ class Run:
 
 
 # --- per-process CPU and memory, from /proc ----------------------------------------------
-def _group_stats(pgid: int) -> tuple[int, int]:
-    """CPU ticks (user+system) and resident pages of every process in a process group."""
-    ticks = pages = 0
+def _group_stats() -> dict[int, tuple[int, int]]:
+    """CPU ticks (user+system) and resident pages per process group, in one pass over /proc."""
+    stats: dict[int, tuple[int, int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -71,11 +71,10 @@ def _group_stats(pgid: int) -> tuple[int, int]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) != pgid:  # field 5 (pgrp), counted after the name
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-        pages += int(fields[21])
-    return ticks, pages
+        pgid = int(fields[2])  # field 5 (pgrp), counted after the name
+        ticks, pages = stats.get(pgid, (0, 0))
+        stats[pgid] = (ticks + int(fields[11]) + int(fields[12]), pages + int(fields[21]))
+    return stats
 
 
 class Usage:
@@ -85,9 +84,11 @@ class Usage:
         self.groups = groups
         self.peak: dict[str, int] = {}
         self.start: dict[str, int] = {}
+        self.result: dict[str, tuple[float, float]] = {}  # cpu %, peak MB, after watch()
 
     def _sample(self) -> dict[str, tuple[int, int]]:
-        return {name: _group_stats(pgid) for name, pgid in self.groups.items()}
+        stats = _group_stats()
+        return {name: stats.get(pgid, (0, 0)) for name, pgid in self.groups.items()}
 
     async def watch(self, stop: asyncio.Event) -> None:
         self.start = {n: t for n, (t, _) in self._sample().items()}
