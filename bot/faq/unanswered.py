@@ -10,7 +10,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -18,13 +17,11 @@ from sqlalchemy import (
     select,
 )
 
-from bot.db import get_engine
-
-metadata = MetaData()
+from bot.db import app_metadata, get_engine, migrate_app_db
 
 unanswered = Table(
     "unanswered_questions",
-    metadata,
+    app_metadata,
     Column("id", Integer, primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sender_id", String(128), nullable=False),
@@ -47,8 +44,8 @@ class Unanswered:
 
 class UnansweredLog:
     def __init__(self, database_url: str) -> None:
+        migrate_app_db(database_url)
         self._engine = get_engine(database_url)
-        metadata.create_all(self._engine, tables=[unanswered])
 
     def record(
         self,

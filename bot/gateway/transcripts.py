@@ -15,16 +15,17 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
     insert,
     select,
     text,
@@ -32,9 +33,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import get_engine
+from bot.db import app_metadata, get_engine, migrate_app_db
+from bot.staff import tables as _staff_tables  # noqa: F401  (the staff_users foreign keys)
 
-metadata = MetaData()
+metadata = app_metadata
 
 chat_sessions = Table(
     "chat_sessions",
@@ -52,8 +54,17 @@ chat_conversations = Table(
     Column("session_id", String(64), ForeignKey("chat_sessions.id"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True), nullable=True),
+    # The latest hand-off's reason and time (bot/staff/tables.py has every hand-off).
     Column("handoff_reason", String(64), nullable=True),
     Column("handoff_at", DateTime(timezone=True), nullable=True),
+    # bot (Rasa answers) | waiting (handed off, in the staff queue; Rasa still answers)
+    # | claimed (one agent answers; Rasa paused and never sent the shopper's messages)
+    # | closed (an agent closed it; the next shopper message goes to Rasa again)
+    Column("state", String(16), nullable=False, server_default="bot", index=True),
+    Column("assigned_to", Integer, ForeignKey("staff_users.id"), nullable=True),
+    Column("contact_email", String(254), nullable=True),  # left by the shopper for a reply
+    # Rasa was told to pause this sender and has not yet been told to resume.
+    Column("rasa_paused", Boolean, nullable=False, server_default=false()),
 )
 
 chat_messages = Table(
@@ -62,16 +73,22 @@ chat_messages = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("session_id", String(64), nullable=False),
     Column("conversation_id", String(64), ForeignKey("chat_conversations.id"), nullable=False),
-    Column("role", String(16), nullable=False),  # shopper | bot
+    Column("role", String(16), nullable=False),  # shopper | bot | agent | system
     Column("client_id", String(64), nullable=True),
     Column("text", Text, nullable=True),
     Column("payload", Text, nullable=True),  # what was sent to Rasa instead of the text
     Column("buttons", JSON, nullable=True),
     Column("custom", JSON, nullable=True),
-    Column("status", String(16), nullable=True),  # shopper: pending | answered
+    # shopper: pending (for Rasa) | answered | agent (for the agent; never sent to Rasa)
+    Column("status", String(16), nullable=True),
     Column("feedback", String(8), nullable=True),  # bot: up | down
     Column("feedback_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    # agent messages: who wrote it, and whether the reply used a suggestion
+    Column("author_id", Integer, ForeignKey("staff_users.id"), nullable=True),
+    Column("author_name", String(64), nullable=True),  # the first name the shopper sees
+    Column("suggestion_use", String(16), nullable=True),  # unchanged | edited | none
+    Column("suggestion_source", String(64), nullable=True),  # faq id, or "order"
     # A resent message (same client id) is stored once.
     UniqueConstraint("session_id", "client_id", name="uq_chat_messages_client_id"),
     Index("ix_chat_messages_conversation", "conversation_id", "id"),
@@ -86,11 +103,25 @@ def new_conversation_id() -> str:
     return f"web-{secrets.token_urlsafe(12)}"
 
 
+def utc_iso(moment: datetime) -> str:
+    if moment.tzinfo is None:  # SQLite hands back naive datetimes
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True)
 class Conversation:
     id: str
     session_id: str
     handoff_reason: str | None
+    state: str = "bot"  # bot | waiting | claimed | closed (see chat_conversations.state)
+    rasa_paused: bool = False
+
+
+def _conversation(row: Any) -> Conversation:
+    return Conversation(
+        row.id, row.session_id, row.handoff_reason, row.state or "bot", bool(row.rasa_paused)
+    )
 
 
 @dataclass(frozen=True)
@@ -106,21 +137,36 @@ class Message:
     status: str | None
     feedback: str | None
     created_at: datetime
+    author_id: int | None = None
+    author_name: str | None = None
+    suggestion_use: str | None = None
+    suggestion_source: str | None = None
 
     def wire(self) -> dict[str, Any]:
         """The message as the widget receives it (protocol: docs/widget-protocol.md)."""
-        created = self.created_at
-        if created.tzinfo is None:  # SQLite hands back naive datetimes
-            created = created.replace(tzinfo=UTC)
-        return {
+        frame = {
             "id": self.id,
             "role": self.role,
             "text": self.text,
             "buttons": self.buttons,
             "custom": self.custom,
-            "ts": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ts": utc_iso(self.created_at),
             "client_id": self.client_id,
             "feedback": self.feedback,
+        }
+        if self.role == "agent":
+            frame["author"] = self.author_name
+        return frame
+
+    def staff_wire(self) -> dict[str, Any]:
+        """The message as the staff console receives it: also its delivery status and,
+        for an agent's reply, who wrote it and whether it used a suggestion."""
+        return self.wire() | {
+            "status": self.status,
+            "author": self.author_name,
+            "author_id": self.author_id,
+            "suggestion_use": self.suggestion_use,
+            "suggestion_source": self.suggestion_source,
         }
 
 
@@ -137,13 +183,17 @@ def _message(row: Any) -> Message:
         status=row.status,
         feedback=row.feedback,
         created_at=row.created_at,
+        author_id=row.author_id,
+        author_name=row.author_name,
+        suggestion_use=row.suggestion_use,
+        suggestion_source=row.suggestion_source,
     )
 
 
 class TranscriptStore:
     def __init__(self, database_url: str) -> None:
+        migrate_app_db(database_url)
         self._engine = get_engine(database_url)
-        metadata.create_all(self._engine)
 
     def ping(self) -> None:
         with self._engine.connect() as conn:
@@ -185,7 +235,7 @@ class TranscriptStore:
             conv = conn.execute(
                 select(chat_conversations).where(chat_conversations.c.id == conversation_id)
             ).one()
-        return Conversation(conv.id, conv.session_id, conv.handoff_reason)
+        return _conversation(conv)
 
     def current(self, session_id: str) -> Conversation:
         """The session's current conversation (read only; the session must exist)."""
@@ -195,7 +245,7 @@ class TranscriptStore:
                 .join(chat_sessions, chat_sessions.c.conversation_id == chat_conversations.c.id)
                 .where(chat_sessions.c.id == session_id)
             ).one()
-        return Conversation(row.id, row.session_id, row.handoff_reason)
+        return _conversation(row)
 
     def restart(self, session_id: str) -> Conversation:
         """End the current conversation and open a new one (the old one is kept)."""
@@ -237,8 +287,10 @@ class TranscriptStore:
         client_id: str,
         text: str,
         payload: str | None,
+        status: str = "pending",
     ) -> tuple[Message, bool]:
-        """Store a shopper message; (the stored message, True) if it was already there."""
+        """Store a shopper message (`pending` for Rasa, or `agent` while an agent has the
+        conversation); (the stored message, True) if it was already there."""
         with self._engine.begin() as conn:
             existing = conn.execute(
                 select(chat_messages).where(
@@ -258,7 +310,7 @@ class TranscriptStore:
                             client_id=client_id,
                             text=text,
                             payload=payload,
-                            status="pending",
+                            status=status,
                             created_at=_now(),
                         )
                     ).inserted_primary_key[0]  # type: ignore[index]
@@ -272,6 +324,84 @@ class TranscriptStore:
                 return _message(row), True
             row = conn.execute(select(chat_messages).where(chat_messages.c.id == new_id)).one()
         return _message(row), False
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(chat_conversations).where(chat_conversations.c.id == conversation_id)
+            ).first()
+        return _conversation(row) if row else None
+
+    def add_staff_message(
+        self,
+        conversation_id: str,
+        role: str,
+        text: str,
+        *,
+        client_id: str | None = None,
+        author_id: int | None = None,
+        author_name: str | None = None,
+        suggestion_use: str | None = None,
+        suggestion_source: str | None = None,
+        custom: dict[str, Any] | None = None,
+    ) -> tuple[Message, bool]:
+        """Store an agent's reply (role `agent`) or a notice about the hand-off (role
+        `system`); (the stored message, True) when that client id was stored already."""
+        with self._engine.begin() as conn:
+            session_id = conn.execute(
+                select(chat_conversations.c.session_id).where(
+                    chat_conversations.c.id == conversation_id
+                )
+            ).scalar_one()
+            if client_id is not None:
+                existing = conn.execute(
+                    select(chat_messages).where(
+                        chat_messages.c.session_id == session_id,
+                        chat_messages.c.client_id == client_id,
+                    )
+                ).first()
+                if existing is not None:
+                    return _message(existing), True
+            new_id = conn.execute(
+                insert(chat_messages).values(
+                    session_id=session_id,
+                    conversation_id=conversation_id,
+                    role=role,
+                    client_id=client_id,
+                    text=text,
+                    custom=custom,
+                    author_id=author_id,
+                    author_name=author_name,
+                    suggestion_use=suggestion_use,
+                    suggestion_source=suggestion_source,
+                    created_at=_now(),
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            row = conn.execute(select(chat_messages).where(chat_messages.c.id == new_id)).one()
+        return _message(row), False
+
+    def latest_shopper(self, conversation_id: str) -> Message | None:
+        """The shopper's newest message in the conversation (what suggestions answer)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(chat_messages)
+                .where(
+                    chat_messages.c.conversation_id == conversation_id,
+                    chat_messages.c.role == "shopper",
+                )
+                .order_by(chat_messages.c.id.desc())
+                .limit(1)
+            ).first()
+        return _message(row) if row else None
+
+    def mark_for_agent(self, message_id: int) -> None:
+        """A shopper message that an agent answers: never sent to Rasa."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(chat_messages)
+                .where(chat_messages.c.id == message_id, chat_messages.c.status == "pending")
+                .values(status="agent")
+            )
 
     def answer(self, shopper_message_id: int, replies: list[dict[str, Any]]) -> list[Message]:
         """Store Rasa's replies to a shopper message and mark it answered, atomically."""
