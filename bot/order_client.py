@@ -32,8 +32,15 @@ class Refused(Exception):
 
 
 class OrderClient:
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        actor: str | None = None,
+    ):
         self._base = settings.orders_url.rstrip("/")
+        # Who asks, for the backend's audit log.
+        self._extra = {"X-Actor": actor} if actor else {}
         self._headers = {"Authorization": f"Bearer {settings.orders_api_token.get_secret_value()}"}
         self._timeout = settings.orders_timeout_seconds
         self._transport = transport
@@ -41,7 +48,9 @@ class OrderClient:
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
             async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as c:
-                r = await c.post(f"{self._base}{path}", json=body, headers=self._headers)
+                r = await c.post(
+                    f"{self._base}{path}", json=body, headers={**self._headers, **self._extra}
+                )
         except httpx.HTTPError as exc:
             raise OrderBackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if r.status_code == 404:
@@ -66,6 +75,10 @@ class OrderClient:
 
     async def lookup(self, order_number: str, email: str) -> dict[str, Any]:
         return await self._post("/v1/orders/lookup", {"order_number": order_number, "email": email})
+
+    async def describe(self, order_number: str) -> dict[str, Any]:
+        """An order by number alone, with what the rules allow now (staff tools only)."""
+        return await self._post("/v1/orders/describe", {"order_number": order_number})
 
     async def create_return(self, **body: Any) -> dict[str, Any]:
         return await self._post("/v1/orders/returns", body)

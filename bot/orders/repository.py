@@ -44,20 +44,29 @@ def owned_order(
 ) -> Order | None:
     """The order with this number whose customer has this e-mail, with everything the view
     and the rules need; `for_update` locks the order's row until commit (PostgreSQL)."""
+    return _order(session, order_number, email, for_update=for_update)
+
+
+def order_by_number(session: Session, order_number: str) -> Order | None:
+    """The order with this number, whoever it belongs to (for the store's staff only)."""
+    return _order(session, order_number, None)
+
+
+def _order(
+    session: Session, order_number: str, email: str | None, *, for_update: bool = False
+) -> Order | None:
     number = normalize.order_number(order_number)
     if number is None:
         return None
-    query = (
-        select(Order)
-        .join(Order.customer)
-        .where(Order.order_number == number, Customer.email == normalize.email(email))
-        .options(
-            selectinload(Order.items),
-            selectinload(Order.payment),
-            selectinload(Order.shipment),
-            selectinload(Order.return_requests),
-            selectinload(Order.change_request),
-        )
+    query = select(Order).where(Order.order_number == number)
+    if email is not None:
+        query = query.join(Order.customer).where(Customer.email == normalize.email(email))
+    query = query.options(
+        selectinload(Order.items),
+        selectinload(Order.payment),
+        selectinload(Order.shipment),
+        selectinload(Order.return_requests),
+        selectinload(Order.change_request),
     )
     if for_update:
         query = query.with_for_update(of=Order)

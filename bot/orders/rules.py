@@ -8,6 +8,8 @@ crafted once half is paid. Each `check_*` returns what to do or raises `Refused`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bot.catalogue import GEMSTONES, METALS, RING_SIZES
@@ -84,8 +86,8 @@ def check_cancel(order: OrderFacts) -> None:
         )
 
 
-def check_change(order: OrderFacts, item_id: int, attribute: str, new_value: str) -> ChangePlan:
-    """The one change an order allows: one attribute of one item, before it ships."""
+def check_changeable(order: OrderFacts) -> None:
+    """Whether the order itself still takes its one change (any item, any attribute)."""
     if order.status is OrderStatus.CANCELLED:
         raise Refused("order_cancelled", "This order is cancelled, so it cannot be changed.")
     if order.status in AFTER_SHIPPING:
@@ -99,6 +101,11 @@ def check_change(order: OrderFacts, item_id: int, attribute: str, new_value: str
             "change_already_used",
             "This order's one allowed change has already been used.",
         )
+
+
+def check_change(order: OrderFacts, item_id: int, attribute: str, new_value: str) -> ChangePlan:
+    """The one change an order allows: one attribute of one item, before it ships."""
+    check_changeable(order)
     item = order.item(item_id)
     if item is None:
         raise Refused(
@@ -236,3 +243,31 @@ def is_returnable(order: OrderFacts, now: datetime) -> bool:
     except Refused:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class Possibility:
+    """Whether a request could go ahead now, and if not the rule's reason and message."""
+
+    possible: bool
+    reason: str | None = None
+    message: str | None = None
+    until: date | None = None  # the last day it stays possible, where a date decides
+
+
+def _possibility(check: Callable[[], None], until: date | None = None) -> Possibility:
+    try:
+        check()
+    except Refused as refused:
+        return Possibility(False, refused.reason, refused.message)
+    return Possibility(True, until=until)
+
+
+def possibilities(order: OrderFacts, now: datetime) -> dict[str, Possibility]:
+    """Cancel, change and return as the rules above decide them now (for the staff)."""
+    window_ends = return_window_ends(order.shipped_at) if order.shipped_at else None
+    return {
+        "cancel": _possibility(lambda: check_cancel(order)),
+        "change": _possibility(lambda: check_changeable(order)),
+        "return": _possibility(lambda: check_return_window(order, now), window_ends),
+    }

@@ -247,6 +247,26 @@ class OrderView(BaseModel):
     returnable: bool
 
 
+class PossibilityView(BaseModel):
+    possible: bool
+    reason: str | None = Field(description="The rule's machine-readable reason when not.")
+    message: str | None = Field(description="The rule's own explanation when not.")
+    until: date | None = Field(description="Last day it stays possible, where a date decides.")
+
+
+class StaffOrderView(OrderView):
+    """An order as the store's staff see it: the shopper's view plus, for cancel, change
+    and return, whether the rules allow it now and why not."""
+
+    possible: dict[Literal["cancel", "change", "return"], PossibilityView]
+
+
+class OrderNumberOnly(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"order_number": "KNT-1001"}]})
+
+    order_number: OrderNumberText
+
+
 class ReturnCreated(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={

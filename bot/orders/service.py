@@ -31,10 +31,12 @@ from bot.orders.schemas import (
     Cancelled,
     ChangeCreate,
     ChangeCreated,
+    OrderNumberOnly,
     OrderView,
     OwnerProof,
     ReturnCreate,
     ReturnCreated,
+    StaffOrderView,
 )
 
 Clock = Callable[[], datetime]
@@ -89,6 +91,14 @@ class OrderService:
             if order is None:
                 raise NotFound()
             return views.order_view(order, self.clock())
+
+    def describe(self, body: OrderNumberOnly) -> StaffOrderView:
+        """An order by its number alone, for the store's staff (the gateway's console)."""
+        with self.db.read() as session:
+            order = repository.order_by_number(session, body.order_number)
+            if order is None:
+                raise NotFound()
+            return views.staff_order_view(order, self.clock())
 
     # --- writes ------------------------------------------------------------------------
 

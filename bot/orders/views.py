@@ -17,8 +17,10 @@ from bot.orders.schemas import (
     OpenReturn,
     OrderView,
     PaymentView,
+    PossibilityView,
     ReturnCreated,
     ShipmentView,
+    StaffOrderView,
 )
 
 
@@ -86,6 +88,16 @@ def order_view(order: Order, now: datetime) -> OrderView:
         changeable=rules.is_changeable(facts),
         returnable=rules.is_returnable(facts, now),
     )
+
+
+def staff_order_view(order: Order, now: datetime) -> StaffOrderView:
+    possible = {
+        name: PossibilityView(
+            possible=p.possible, reason=p.reason, message=p.message, until=p.until
+        )
+        for name, p in rules.possibilities(facts_of(order), now).items()
+    }
+    return StaffOrderView(**order_view(order, now).model_dump(), possible=possible)
 
 
 def return_created(record: ReturnRequest) -> ReturnCreated:
