@@ -22,6 +22,16 @@ app.add_typer(rasa_app, name="rasa")
 orders_app = typer.Typer(help="The order backend.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 
+
+def _register_staff_commands() -> None:
+    from bot.staff.cli import staff_app, suggest
+
+    app.add_typer(staff_app, name="staff")
+    app.command()(suggest)
+
+
+_register_staff_commands()
+
 NLU_FILE = PROJECT_ROOT / "data" / "nlu.yml"
 
 

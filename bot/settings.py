@@ -132,6 +132,26 @@ class Settings(BaseSettings):
     gateway_rasa_timeout_seconds: float = Field(
         30, description="Give up on a Rasa reply after this long (the message is kept)."
     )
+    # --- staff console (served by the gateway) -------------------------------------------
+    staff_allowed_origins: list[str] = Field(
+        ["http://127.0.0.1:8000", "http://localhost:8000"],
+        description="Origins the staff console is served from (its WebSocket and every "
+        "state-changing request must come from one of them).",
+    )
+    staff_session_ttl_seconds: float = Field(
+        12 * 3600, description="A staff session ends after this long without use."
+    )
+    staff_lockout_attempts: int = Field(
+        5, description="Wrong passwords in a row that lock an e-mail address's login."
+    )
+    staff_lockout_seconds: float = Field(
+        15 * 60, description="How long a login stays locked after too many wrong passwords."
+    )
+    staff_claim_timeout_seconds: float = Field(
+        120,
+        description="A hand-off nobody claims within this long: the shopper is told so and "
+        "offered to leave an e-mail address (at once when no agent is online).",
+    )
     environment: str = Field(
         "local", description="'local' allows the built-in development token; anything else not."
     )
