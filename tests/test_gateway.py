@@ -360,9 +360,19 @@ def test_handoff_feedback_second_tab_and_start_over(online, live):
             while not any(f["type"] == "handoff" for f in frames):
                 frames.append(tab1.receive_json())
             assert frames[-1] == {"type": "handoff", "reason": "shopper_asked"}
+            # No agent is online: the shopper is told so at once, in the same turn.
+            notice = until(tab1, "handoff_state")[0]["handoff"]
+            assert notice["state"] == "waiting" and notice["unavailable"] is True
+            until(tab1, "typing")
 
         with chat(client, session["token"]) as (ws, reloaded):
-            assert reloaded["handoff"] == {"reason": "shopper_asked"}
+            assert reloaded["handoff"] == {
+                "state": "waiting",
+                "reason": "shopper_asked",
+                "agent": None,
+                "unavailable": True,
+                "contact_email": None,
+            }
             rated = [m for m in reloaded["history"] if m["id"] == answer_id]
             assert rated[0]["feedback"] == "down"
             old_conversation = TranscriptStore(online.database_url).open_session(
@@ -393,7 +403,12 @@ def test_health_and_the_widget_files_are_served(online, live):
     with gateway(online) as client:
         health = client.get("/healthz")
         assert health.status_code == 200
-        assert health.json() == {"status": "ok", "database": "ok", "rasa": "ok"}
+        assert health.json() == {
+            "status": "ok",
+            "database": "ok",
+            "rasa": "ok",
+            "agents_online": 0,
+        }
         page = client.get("/")
         assert page.status_code == 200 and "widget.js" in page.text
         script = client.get("/widget.js")

@@ -116,8 +116,11 @@
   );
   const statusEl = h("div", "knt-status", { role: "status", hidden: "" });
   const log = h("div", "knt-log", { role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  const typingLabel = h("span", "knt-sr", null, [TITLE + " is typing"]);
+  const typingName = h("span", "knt-typing-name", { "aria-hidden": "true", hidden: "" });
   const typingEl = h("div", "knt-typing", { hidden: "" }, [
-    h("span", "knt-sr", null, [TITLE + " is typing"]),
+    typingLabel,
+    typingName,
     h("span", "knt-dots", { "aria-hidden": "true" }, [h("i"), h("i"), h("i")]),
   ]);
   const body = h("div", "knt-body", null, [log, typingEl]);
@@ -137,6 +140,19 @@
     sendBtn,
   ]);
   const humanBtn = button("knt-human", null, ["Talk to a person"]);
+  // Shown when nobody from the team is free: the shopper may leave an e-mail for the reply.
+  const contactInput = h("input", "knt-contact-input", {
+    id: "knt-contact-input",
+    type: "email",
+    autocomplete: "email",
+    maxlength: "254",
+    placeholder: "you@example.com",
+  });
+  const contactBtn = h("button", "knt-contact-send", { type: "submit" }, ["Send"]);
+  const contactForm = h("form", "knt-contact", { hidden: "", "aria-label": "Get the answer by e-mail" }, [
+    h("label", "knt-contact-label", { for: "knt-contact-input" }, ["Get the answer by e-mail:"]),
+    h("div", "knt-contact-row", null, [contactInput, contactBtn]),
+  ]);
   const panel = h(
     "section",
     "knt-panel",
@@ -151,6 +167,7 @@
       statusEl,
       body,
       noticeEl,
+      contactForm,
       form,
       h("div", "knt-footer", null, [countEl, humanBtn]),
     ],
@@ -178,6 +195,9 @@
   const pending = new Map(); // client id -> optimistic shopper bubble
   const thumbs = new Map(); // bot message id -> [upBtn, downBtn]
   const fbQueue = new Map(); // feedback chosen while offline
+  let handoff = null; // the hand-off state from the server (null: the assistant answers)
+  let typingSentAt = 0; // when we last told an agent the shopper is typing
+  let typingOffTimer = 0;
 
   // ---- formatting
   const fmtTime = (ts) => {
@@ -288,9 +308,30 @@
 
   const systemEl = (text) => h("div", "knt-msg knt-system", { role: "note" }, [text]);
 
-  const setHandoff = (on) => {
-    humanBtn.hidden = on;
-    subEl.textContent = on ? "A person from our team will reply here" : "We usually answer right away";
+  const agentEl = (m) => {
+    const name = m.author || "Our team";
+    const bubble = h("div", "knt-bubble");
+    richText(bubble, m.text || "");
+    return h("div", "knt-msg knt-agent", { "data-id": String(m.id) }, [
+      h("span", "knt-sr", null, [name + " from our team said: "]),
+      h("div", "knt-author", { "aria-hidden": "true" }, [name + " · KNT team"]),
+      bubble,
+      meta(m.ts),
+    ]);
+  };
+
+  // `state`: the server's hand-off object (docs/widget-protocol.md), or null for the bot.
+  const setHandoff = (state) => {
+    handoff = state && state.state && state.state !== "bot" && state.state !== "closed" ? state : null;
+    humanBtn.hidden = !!handoff;
+    let sub = "We usually answer right away";
+    if (handoff && handoff.state === "claimed") sub = `You're chatting with ${handoff.agent || "our team"}`;
+    else if (handoff && handoff.unavailable) sub = "Nobody from our team is free right now";
+    else if (handoff) sub = "Waiting for a person from our team";
+    subEl.textContent = sub;
+    const ask = !!(handoff && handoff.unavailable && !handoff.contact_email);
+    if (contactForm.hidden === ask) contactForm.hidden = !ask;
+    if (!handoff || handoff.state !== "claimed") stopTyping();
   };
 
   // Render one stored message; `live` = it arrived now (not from session.history).
@@ -313,9 +354,11 @@
       } else log.append(el);
     } else {
       const custom = m.custom || {};
-      if (custom.handoff) {
+      if (m.role === "agent") el = agentEl(m);
+      else if (m.role === "system") el = m.text ? systemEl(m.text) : null;
+      else if (custom.handoff) {
         el = systemEl(m.text || HANDOFF_TEXT);
-        setHandoff(true);
+        if (!handoff) setHandoff({ state: "waiting", reason: custom.handoff.reason });
       } else if (m.text || (m.buttons && m.buttons.length)) el = botEl(m);
       if (el) {
         log.append(el);
@@ -333,7 +376,7 @@
     pending.clear();
     thumbs.clear();
     setTyping(false);
-    setHandoff(false);
+    setHandoff(null);
   };
 
   const showPending = (entry) => {
@@ -345,10 +388,29 @@
     scrollDown(true);
   };
 
-  const setTyping = (on) => {
+  const setTyping = (on, name) => {
     const follow = atBottom();
+    typingLabel.textContent = (name || TITLE) + " is typing";
+    typingName.textContent = name ? name + " is typing" : "";
+    typingName.hidden = !name;
     typingEl.hidden = !on;
     if (on) scrollDown(follow);
+  };
+
+  // While a person answers, tell them the shopper is typing (at most every 2 s), and that
+  // they stopped after 3 s without a key or once the message is sent.
+  const shopperTyping = () => {
+    if (!handoff || handoff.state !== "claimed") return;
+    clearTimeout(typingOffTimer);
+    const now = Date.now();
+    if (input.value.trim() && now - typingSentAt > 2000 && sendFrame({ type: "typing", on: true }))
+      typingSentAt = now;
+    typingOffTimer = setTimeout(stopTyping, 3000);
+  };
+  const stopTyping = () => {
+    clearTimeout(typingOffTimer);
+    if (typingSentAt) sendFrame({ type: "typing", on: false });
+    typingSentAt = 0;
   };
 
   const setUnread = (n) => {
@@ -503,7 +565,7 @@
           renderMessage(m, false);
           if (m && m.client_id) stored.add(m.client_id);
         }
-        if (f.handoff) setHandoff(true);
+        setHandoff(f.handoff || null);
         for (const e of getOutbox()) {
           if (stored.has(e.id)) dropFromOutbox(e.id);
           else showPending(e);
@@ -522,10 +584,17 @@
         renderMessage(f.message, true);
         break;
       case "typing":
-        setTyping(!!f.on);
+        setTyping(!!f.on, f.who === "agent" ? f.name || "Our team" : null);
         break;
       case "handoff":
-        setHandoff(true);
+        if (!handoff) setHandoff({ state: "waiting", reason: f.reason });
+        break;
+      case "handoff_state":
+        setHandoff(f.handoff || null);
+        break;
+      case "contact_saved":
+        if (handoff) setHandoff(Object.assign({}, handoff, { contact_email: f.email }));
+        contactInput.value = "";
         break;
       case "reset":
         clearLog();
@@ -617,6 +686,7 @@
     if (send(input.value)) {
       input.value = "";
       onInput();
+      stopTyping();
     }
   };
 
@@ -652,7 +722,18 @@
       submit();
     }
   });
-  input.addEventListener("input", onInput);
+  input.addEventListener("input", () => {
+    onInput();
+    shopperTyping();
+  });
+  contactForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const email = contactInput.value.trim();
+    if (!email) return contactInput.focus();
+    wake();
+    if (!sendFrame({ type: "contact", email }))
+      notice("You're offline: try again once we're reconnected.", 8000);
+  });
   input.addEventListener("focus", wake);
   panel.addEventListener("keydown", (e) => {
     if (e.key !== "Escape") return;

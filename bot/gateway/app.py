@@ -1,8 +1,10 @@
 """The gateway's FastAPI app: the widget's WebSocket, the widget files, the demo
-storefront, health and metrics."""
+storefront, the staff console, health and metrics."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,28 +14,62 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.gateway.chat import ChatService
+from bot.gateway.dbthread import DbThread
+from bot.gateway.hub import Hub
 from bot.gateway.metrics import GatewayMetrics
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.transcripts import TranscriptStore
 from bot.settings import PROJECT_ROOT, Settings
+from bot.staff.accounts import StaffAccounts
+from bot.staff.console import StaffConsole
+from bot.staff.desk import HandoffDesk
+from bot.staff.queue import HandoffStore
+from bot.staff.routes import staff_router
 
 WIDGET_DIR = PROJECT_ROOT / "widget"
 
 
-def create_app(settings: Settings, widget_dir: Path = WIDGET_DIR) -> FastAPI:
+def create_app(
+    settings: Settings, widget_dir: Path = WIDGET_DIR, *, warm_nlp: bool = True
+) -> FastAPI:
+    """The gateway over `settings`; `warm_nlp` starts loading the FAQ engine for the
+    staff's suggestions in the background at start (tests that never ask skip it)."""
     metrics = GatewayMetrics()
     store = TranscriptStore(settings.database_url)
-    rasa = RasaClient(settings.rasa_url, settings.gateway_rasa_timeout_seconds)
-    chat = ChatService(settings, store, rasa, metrics)
+    rasa = RasaClient(
+        settings.rasa_url,
+        settings.gateway_rasa_timeout_seconds,
+        settings.rasa_token.get_secret_value(),
+    )
+    hub = Hub()
+    db = DbThread(settings.database_url)
+    desk = HandoffDesk(settings, store, HandoffStore(settings.database_url), rasa, hub, db)
+    chat = ChatService(settings, store, rasa, metrics, hub, db, desk)
+    accounts = StaffAccounts(
+        settings.database_url,
+        session_ttl_seconds=settings.staff_session_ttl_seconds,
+        lockout_attempts=settings.staff_lockout_attempts,
+        lockout_seconds=settings.staff_lockout_seconds,
+    )
+    staff = StaffConsole(settings, accounts, desk, rasa, db)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if warm_nlp:
+            staff.nlp.warm()
+        sweeper = asyncio.create_task(desk.run_sweeper())
         yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
         await rasa.aclose()
-        chat.close()
+        staff.close()
+        db.close()
 
     app = FastAPI(title="KNT chat gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.chat = chat
+    app.state.staff = staff
+    app.include_router(staff_router())
 
     @app.websocket("/ws")
     async def widget_socket(ws: WebSocket) -> None:
@@ -44,7 +80,7 @@ def create_app(settings: Settings, widget_dir: Path = WIDGET_DIR) -> FastAPI:
         """200 while shoppers' messages can be taken (the database answers), even if Rasa
         is down: their messages are then kept and answered later."""
         try:
-            await chat.db(store.ping)
+            await db(store.ping)
             database = "ok"
         except Exception as exc:  # any driver error means "not healthy"
             database = f"error: {type(exc).__name__}"
@@ -53,6 +89,7 @@ def create_app(settings: Settings, widget_dir: Path = WIDGET_DIR) -> FastAPI:
             "status": "ok" if database == "ok" else "error",
             "database": database,
             "rasa": rasa_status,
+            "agents_online": desk.staff.online(),
         }
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 

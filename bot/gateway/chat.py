@@ -9,25 +9,24 @@ reconnect). Messages of one conversation reach Rasa one at a time, in order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
 import time
-import weakref
-from collections import defaultdict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bot.gateway.dbthread import DbThread
+from bot.gateway.hub import Hub, send
 from bot.gateway.metrics import GatewayMetrics
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.gateway.ratelimit import RateLimiter
 from bot.gateway.tokens import InvalidToken, TokenSigner
 from bot.gateway.transcripts import Conversation, Message, TranscriptStore
 from bot.settings import Settings
+from bot.staff.desk import HandoffDesk
+from bot.staff.queue import HandoffError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,43 +50,6 @@ class ProtocolError(ValueError):
     """A frame the widget should never send; the message is for the shopper."""
 
 
-class Hub:
-    """The open connections of each session (a shopper may have several tabs)."""
-
-    def __init__(self) -> None:
-        self._sockets: dict[str, set[WebSocket]] = defaultdict(set)
-        # One lock per conversation, dropped when nobody holds it.
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def join(self, session_id: str, ws: WebSocket) -> None:
-        self._sockets[session_id].add(ws)
-
-    def leave(self, session_id: str, ws: WebSocket) -> None:
-        sockets = self._sockets.get(session_id)
-        if sockets is not None:
-            sockets.discard(ws)
-            if not sockets:
-                del self._sockets[session_id]
-
-    def lock(self, conversation_id: str) -> asyncio.Lock:
-        lock = self._locks.get(conversation_id)
-        if lock is None:
-            lock = self._locks[conversation_id] = asyncio.Lock()
-        return lock
-
-    async def broadcast(self, session_id: str, frame: dict[str, Any]) -> None:
-        for ws in list(self._sockets.get(session_id, ())):
-            await send(ws, frame)
-
-
-async def send(ws: WebSocket, frame: dict[str, Any]) -> None:
-    """Send a frame; a tab that went away meanwhile is not an error."""
-    if ws.application_state != WebSocketState.CONNECTED:
-        return
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-        await ws.send_text(json.dumps(frame, ensure_ascii=False))
-
-
 def error(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message, "id": None} | extra
 
@@ -101,32 +63,27 @@ class ChatService:
         store: TranscriptStore,
         rasa: RasaClient,
         metrics: GatewayMetrics,
+        hub: Hub,
+        db: DbThread,
+        desk: HandoffDesk,
     ) -> None:
         self.settings = settings
         self.store = store
         self.rasa = rasa
         self.metrics = metrics
+        self.hub = hub
+        self.db = db
+        self.desk = desk
         self.signer = TokenSigner(
             settings.gateway_secret.get_secret_value(), settings.gateway_session_ttl_seconds
         )
-        self.hub = Hub()
         self.session_limits = RateLimiter(
             settings.gateway_session_rate, settings.gateway_session_burst
         )
         self.ip_limits = RateLimiter(settings.gateway_ip_rate, settings.gateway_ip_burst)
+        # Typing indicators are best effort: beyond this they are dropped without a word.
+        self.typing_limits = RateLimiter(2.0, 4)
         self.allowed_origins = {o.rstrip("/") for o in settings.gateway_allowed_origins}
-        # One database thread for SQLite: its writers take turns anyway, and concurrent
-        # write transactions from several threads end in SQLite's busy-wait back-off
-        # (sleeps of up to 100 ms), which is where the latency went.
-        sqlite = settings.database_url.startswith("sqlite")
-        self._db = ThreadPoolExecutor(max_workers=1 if sqlite else 8, thread_name_prefix="db")
-
-    async def db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a transcript-store call in the database thread(s)."""
-        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
-
-    def close(self) -> None:
-        self._db.shutdown(wait=True)
 
     # --- connection -------------------------------------------------------------------
     async def serve(self, ws: WebSocket) -> None:
@@ -172,6 +129,7 @@ class ChatService:
             token, session = self.signer.issue()
         conversation = await self.db(self.store.open_session, session.session_id)
         history = await self.db(self.store.history, conversation.id)
+        handoff = await self.db(self.desk.queue.state, conversation.id)
         self.hub.join(session.session_id, ws)
         await send(
             ws,
@@ -182,9 +140,7 @@ class ChatService:
                 "renewed": notice is not None,
                 "notice": notice,
                 "history": [m.wire() for m in history],
-                "handoff": {"reason": conversation.handoff_reason}
-                if conversation.handoff_reason
-                else None,
+                "handoff": handoff.widget(),
                 "limits": {"max_message_bytes": self.settings.gateway_max_message_bytes},
             },
         )
@@ -240,6 +196,10 @@ class ChatService:
                 await self._restart(session_id)
             elif kind == "ping":
                 await send(ws, {"type": "pong"})
+            elif kind == "typing":
+                await self._typing(session_id, frame)
+            elif kind == "contact":
+                await self._contact(ws, session_id, frame)
             else:
                 raise ProtocolError("Sorry, the chat sent something we didn't understand.")
             return str(kind)
@@ -293,16 +253,25 @@ class ChatService:
             return
         self.metrics.messages.labels("shopper").inc()
         await self.hub.broadcast(session_id, {"type": "message", "message": message.wire()})
+        await self.desk.published(conversation.id, [message])
+        await self.desk.queue_touched(conversation)
+        if message.status == "agent":
+            return  # an agent has this conversation: Rasa never sees it
         await self._answer_pending(session_id, conversation, only=None if queue else message)
 
     def _accept(
         self, session_id: str, client_id: str, text: str, payload: str | None
     ) -> tuple[Conversation, Message, bool, bool]:
         """Store a shopper message (in the database thread): the conversation, the stored
-        message, whether it was a duplicate, and whether older messages wait before it."""
+        message, whether it was a duplicate, and whether older messages wait before it.
+        While an agent has the conversation the message is theirs, never Rasa's."""
         conversation = self.store.current(session_id)
         message, duplicate = self.store.add_shopper(
-            conversation, client_id, text, self._rasa_text(conversation, text, payload)
+            conversation,
+            client_id,
+            text,
+            self._rasa_text(conversation, text, payload),
+            status="agent" if conversation.state == "claimed" else "pending",
         )
         queue = not duplicate and self.store.pending_before(conversation.id, message.id)
         return conversation, message, duplicate, queue
@@ -324,15 +293,23 @@ class ChatService:
         """Answer the conversation's waiting messages in order (or just `only`, when
         nothing older waits)."""
         async with self.hub.lock(conversation.id):
-            pending = [only] if only else await self.db(self.store.pending, conversation.id)
+            # Read again under the lock: an agent may have claimed it meanwhile (the claim
+            # took the lock and handed the waiting messages to the agent).
+            current = await self.db(self.store.conversation, conversation.id)
+            if current is None or current.state == "claimed":
+                return
+            pending = await self.db(self.store.pending, conversation.id)
+            if only is not None:
+                pending = [m for m in pending if m.id == only.id]
             for message in pending:
-                if not await self._answer(session_id, message):
+                if not await self._answer(session_id, current, message):
                     return
 
-    async def _answer(self, session_id: str, message: Message) -> bool:
+    async def _answer(self, session_id: str, conversation: Conversation, message: Message) -> bool:
         started = time.perf_counter()
         await self.hub.broadcast(session_id, {"type": "typing", "on": True})
         try:
+            await self.desk.ensure_resumed(conversation)
             replies = await self.rasa.send(
                 message.conversation_id, message.payload or message.text or ""
             )
@@ -352,6 +329,7 @@ class ChatService:
             )
             return False
         stored = await self.db(self.store.answer, message.id, replies)
+        handoff_reason = None
         for bot_message in stored:
             self.metrics.messages.labels("bot").inc()
             await self.hub.broadcast(session_id, {"type": "message", "message": bot_message.wire()})
@@ -360,9 +338,14 @@ class ChatService:
                 self.metrics.fallbacks.inc()
             handoff = custom.get("handoff")
             if isinstance(handoff, dict):
-                reason = str(handoff.get("reason") or "unknown")
-                self.metrics.handoffs.labels(reason).inc()
-                await self.hub.broadcast(session_id, {"type": "handoff", "reason": reason})
+                handoff_reason = str(handoff.get("reason") or "unknown")[:64]
+                self.metrics.handoffs.labels(handoff_reason).inc()
+                await self.hub.broadcast(session_id, {"type": "handoff", "reason": handoff_reason})
+        await self.desk.published(message.conversation_id, stored)
+        if handoff_reason is not None:
+            await self.desk.handed_off(message.conversation_id, handoff_reason)
+        else:
+            await self.desk.queue_touched(conversation)
         # "Typing" ends once the whole reply is out: the widget (and the load bench) can
         # take it as the end of the turn.
         await self.hub.broadcast(session_id, {"type": "typing", "on": False})
@@ -384,8 +367,44 @@ class ChatService:
         )
 
     async def _restart(self, session_id: str) -> None:
+        old = await self.db(self.store.current, session_id)
         await self.db(self.store.restart, session_id)
         await self.hub.broadcast(session_id, {"type": "reset"})
+        await self.desk.shopper_restarted(old)
+
+    async def _typing(self, session_id: str, frame: dict[str, Any]) -> None:
+        """The shopper is typing: shown to an agent who has the conversation open."""
+        if not isinstance(frame.get("on"), bool):
+            raise ProtocolError("Sorry, the chat sent something we didn't understand.")
+        if self.typing_limits.retry_after(session_id) > 0:
+            return
+        self.typing_limits.take(session_id)
+        conversation = await self.db(self.store.current, session_id)
+        if conversation.state == "claimed":
+            await self.desk.shopper_typing(conversation.id, frame["on"])
+
+    async def _contact(self, ws: WebSocket, session_id: str, frame: dict[str, Any]) -> None:
+        """A shopper waiting for a person leaves an e-mail address for the reply."""
+        email = frame.get("email")
+        if not isinstance(email, str):
+            raise ProtocolError("Please type your e-mail address.")
+        wait = self.session_limits.retry_after(session_id)
+        if wait > 0:
+            await self._refuse(
+                ws,
+                "rate_limited",
+                f"Please wait {max(1, round(wait))} s before trying again.",
+                retry_after=round(wait, 1),
+            )
+            return
+        self.session_limits.take(session_id)
+        conversation = await self.db(self.store.current, session_id)
+        try:
+            await self.desk.leave_contact(conversation.id, email)
+        except HandoffError as exc:
+            await self._refuse(ws, "bad_request", exc.message, field="email")
+            return
+        await self.hub.broadcast(session_id, {"type": "contact_saved", "email": email.strip()})
 
 
 def _client_id_of(raw: str) -> str | None:

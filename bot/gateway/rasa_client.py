@@ -1,8 +1,10 @@
-"""Rasa's REST channel, as the gateway uses it."""
+"""Rasa as the gateway uses it: the REST channel for shoppers' messages, and the HTTP API
+(with the API token) to pause and resume a conversation and to read its slots."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -12,9 +14,12 @@ class RasaUnavailable(RuntimeError):
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float) -> None:
-        self._url = f"{base_url.rstrip('/')}/webhooks/rest/webhook"
-        self._status_url = f"{base_url.rstrip('/')}/"
+    def __init__(self, base_url: str, timeout: float, token: str = "") -> None:
+        base = base_url.rstrip("/")
+        self._base = base
+        self._url = f"{base}/webhooks/rest/webhook"
+        self._status_url = f"{base}/"
+        self._token = token
         self._http = httpx.AsyncClient(
             timeout=timeout, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
         )
@@ -32,6 +37,46 @@ class RasaClient:
         if not isinstance(replies, list) or not replies:
             raise RasaUnavailable("Rasa replied with no message (is the action server up?)")
         return [r for r in replies if isinstance(r, dict)]
+
+    def _api(self, sender_id: str, tail: str) -> str:
+        return f"{self._base}/conversations/{quote(sender_id, safe='')}/{tail}"
+
+    async def _event(self, sender_id: str, event: str) -> None:
+        """Append one event (`pause` / `resume`) to the conversation's tracker. Rasa 3.6's
+        API takes its token only as a query parameter; the URL is never logged here."""
+        try:
+            r = await self._http.post(
+                self._api(sender_id, "tracker/events"),
+                params={"token": self._token, "include_events": "NONE"},
+                json={"event": event},
+                timeout=10,
+            )
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+        if r.status_code != 200:
+            raise RasaUnavailable(f"Rasa's API answered HTTP {r.status_code} to {event}")
+
+    async def pause(self, sender_id: str) -> None:
+        """Rasa stays silent for this sender (its REST webhook answers []) until resumed."""
+        await self._event(sender_id, "pause")
+
+    async def resume(self, sender_id: str) -> None:
+        await self._event(sender_id, "resume")
+
+    async def tracker(self, sender_id: str) -> dict[str, Any]:
+        """The conversation's tracker without its events (slots, latest message, paused)."""
+        try:
+            r = await self._http.get(
+                self._api(sender_id, "tracker"),
+                params={"token": self._token, "include_events": "NONE"},
+                timeout=5,
+            )
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+        if r.status_code != 200:
+            raise RasaUnavailable(f"Rasa's API answered HTTP {r.status_code} to tracker")
+        data: dict[str, Any] = r.json()
+        return data
 
     async def reachable(self) -> bool:
         try:

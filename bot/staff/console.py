@@ -1,0 +1,116 @@
+"""Everything the staff console's routes use, built once per gateway app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from bot.gateway.dbthread import DbThread
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.order_client import OrderBackendUnavailable, OrderClient, OrderNotFound
+from bot.settings import Settings
+from bot.staff.accounts import StaffAccounts
+from bot.staff.desk import HandoffDesk
+
+if TYPE_CHECKING:
+    from bot.faq.engine import FaqEngine
+
+log = logging.getLogger(__name__)
+
+
+class Nlp:
+    """The FAQ engine and the full spaCy pipeline for suggestions, loaded once (in the
+    background at start, or on first use) and run in one thread of their own: searches are
+    CPU-bound, and neither the event loop nor the database thread may wait on them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
+        self._engine: FaqEngine | None = None
+        self._nlp: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> tuple[FaqEngine, Any]:
+        with self._lock:
+            if self._engine is None:
+                from bot.faq.engine import FaqEngine
+                from bot.staff.nlp import full_pipeline
+
+                self._engine = FaqEngine.load(self.settings)
+                self._nlp = full_pipeline(self.settings.faq_spacy_model)
+            return self._engine, self._nlp
+
+    def warm(self) -> None:
+        """Start loading now, in the NLP thread (the first suggestion then waits less)."""
+        self._pool.submit(self._load_quietly)
+
+    def _load_quietly(self) -> None:
+        try:
+            self._load()
+        except Exception:  # reported again, to the agent, on first use
+            log.exception("could not load the FAQ engine for staff suggestions")
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """`fn(engine, nlp, *args)` in the NLP thread."""
+
+        def call() -> Any:
+            engine, nlp = self._load()
+            return fn(engine, nlp, *args)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class StaffConsole:
+    def __init__(
+        self,
+        settings: Settings,
+        accounts: StaffAccounts,
+        desk: HandoffDesk,
+        rasa: RasaClient,
+        db: DbThread,
+    ) -> None:
+        self.settings = settings
+        self.accounts = accounts
+        self.desk = desk
+        self.rasa = rasa
+        self.db = db
+        self.orders = OrderClient(settings, actor="staff-console")
+        self.nlp = Nlp(settings)
+        self.allowed_origins = {o.rstrip("/") for o in settings.staff_allowed_origins}
+
+    async def verified_order(self, conversation_id: str) -> str | None:
+        """The order number the shopper proved is theirs in this conversation (Rasa's
+        `verified_order` slot), or None."""
+        try:
+            tracker = await self.rasa.tracker(conversation_id)
+        except RasaUnavailable as exc:
+            log.warning("could not read the tracker of %s: %s", conversation_id, exc)
+            return None
+        slots = tracker.get("slots") or {}
+        number = slots.get("verified_order")
+        return str(number) if isinstance(number, str) and number else None
+
+    async def order_facts(self, order_number: str | None) -> dict[str, Any] | None:
+        """The order as the order backend describes it to staff, or an `error` saying why
+        it is missing (never a guess)."""
+        if not order_number:
+            return None
+        try:
+            return await self.orders.describe(order_number)
+        except OrderNotFound:
+            return {"order_number": order_number, "error": "There is no order with this number."}
+        except OrderBackendUnavailable as exc:
+            log.warning("order backend unavailable for staff: %s", exc)
+            return {
+                "order_number": order_number,
+                "error": "The order system can't be reached right now.",
+            }
+
+    def close(self) -> None:
+        self.nlp.close()

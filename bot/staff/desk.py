@@ -1,0 +1,365 @@
+"""The live hand-off: the staff's open consoles, and what happens when the bot hands a
+conversation off, an agent claims it, replies, hands it back or closes it.
+
+Who answers a shopper is the conversation's state in the database (bot/staff/queue.py).
+While an agent has it, the gateway never sends the shopper's messages to Rasa; on top of
+that Rasa is told to `pause` the conversation (its own event, through its HTTP API), so
+even a message that reached Rasa some other way would get no bot reply. Handing back
+sends `resume`; if Rasa cannot be reached then, the conversation stays marked as paused
+and is resumed before its next message goes to Rasa. Claims, hand-backs and the bot's
+turns of one conversation take the same lock, so none of them interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from starlette.websockets import WebSocket
+
+from bot.gateway.hub import Hub, send
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.transcripts import Conversation, Message, TranscriptStore
+from bot.settings import Settings
+from bot.staff.accounts import StaffUser
+from bot.staff.queue import HandoffError, HandoffState, HandoffStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Db(Protocol):
+    """Runs a synchronous store call in the gateway's database thread(s)."""
+
+    def __call__(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]: ...
+
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}$")
+MAX_REPLY_CHARS = 4000
+
+
+class StaffHub:
+    """Open console connections: which agents are online, who watches which conversation."""
+
+    def __init__(self) -> None:
+        self._agents: dict[int, set[WebSocket]] = defaultdict(set)
+        self._watching: dict[WebSocket, str] = {}
+
+    def join(self, agent_id: int, ws: WebSocket) -> None:
+        self._agents[agent_id].add(ws)
+
+    def leave(self, agent_id: int, ws: WebSocket) -> None:
+        self._watching.pop(ws, None)
+        sockets = self._agents.get(agent_id)
+        if sockets is not None:
+            sockets.discard(ws)
+            if not sockets:
+                del self._agents[agent_id]
+
+    def watch(self, ws: WebSocket, conversation_id: str | None) -> None:
+        if conversation_id is None:
+            self._watching.pop(ws, None)
+        else:
+            self._watching[ws] = conversation_id
+
+    def online(self) -> int:
+        """How many agents have the console open."""
+        return len(self._agents)
+
+    def is_online(self, agent_id: int) -> bool:
+        return agent_id in self._agents
+
+    async def to_all(self, frame: dict[str, Any]) -> None:
+        for sockets in list(self._agents.values()):
+            for ws in list(sockets):
+                await send(ws, frame)
+
+    async def to_watchers(self, conversation_id: str, frame: dict[str, Any]) -> None:
+        for ws, watched in list(self._watching.items()):
+            if watched == conversation_id:
+                await send(ws, frame)
+
+
+class HandoffDesk:
+    def __init__(
+        self,
+        settings: Settings,
+        transcripts: TranscriptStore,
+        queue: HandoffStore,
+        rasa: RasaClient,
+        shoppers: Hub,
+        db: Db,
+    ) -> None:
+        self.settings = settings
+        self.transcripts = transcripts
+        self.queue = queue
+        self.rasa = rasa
+        self.shoppers = shoppers
+        self.db = db
+        self.staff = StaffHub()
+        self._typing_seen: dict[tuple[str, int], float] = {}
+
+    # --- what the shopper sees ----------------------------------------------------------
+    async def _tell_shopper(self, state: HandoffState, text: str | None = None) -> None:
+        """Store a notice (if any) and send it and the new hand-off state to the widget."""
+        if state.ended:
+            return  # the shopper started a new conversation: this one is not on screen
+        if text:
+            notice, _ = await self.db(
+                self.transcripts.add_staff_message, state.conversation_id, "system", text
+            )
+            await self.shoppers.broadcast(
+                state.session_id, {"type": "message", "message": notice.wire()}
+            )
+            await self.staff.to_watchers(
+                state.conversation_id,
+                {
+                    "type": "message",
+                    "conversation_id": state.conversation_id,
+                    "message": notice.staff_wire(),
+                },
+            )
+        await self.shoppers.broadcast(
+            state.session_id, {"type": "handoff_state", "handoff": state.widget()}
+        )
+
+    async def _queue_changed(self, state: HandoffState) -> None:
+        """Every console updates its queue entry for this conversation."""
+        last = await self.db(self.queue.last_messages, [state.conversation_id])
+        await self.staff.to_all(
+            {
+                "type": "queue",
+                "conversation": state.staff() | {"last_message": last.get(state.conversation_id)},
+                "agents_online": self.staff.online(),
+            }
+        )
+
+    def unavailable_text(self) -> str:
+        return (
+            "Nobody from our team is free to reply right now, sorry. You stay in our queue "
+            "and a person will answer here as soon as one is free; meanwhile I can still "
+            "answer questions. Leave your e-mail address below if you'd like the answer by "
+            f"e-mail, or write to {self.settings.support_email}."
+        )
+
+    # --- called by the widget's side (bot/gateway/chat.py) -------------------------------
+    async def published(self, conversation_id: str, messages: list[Message]) -> None:
+        """Messages just stored in a conversation (the shopper's or the bot's): to the
+        consoles watching it, and the queue's preview when it is handed off."""
+        for message in messages:
+            await self.staff.to_watchers(
+                conversation_id,
+                {
+                    "type": "message",
+                    "conversation_id": conversation_id,
+                    "message": message.staff_wire(),
+                },
+            )
+
+    async def queue_touched(self, conversation: Conversation) -> None:
+        if conversation.state in ("waiting", "claimed"):
+            await self._queue_changed(await self.db(self.queue.state, conversation.id))
+
+    async def handed_off(self, conversation_id: str, reason: str) -> None:
+        """The bot handed off (its reply carried `{"handoff": {"reason": ...}}`)."""
+        state, started = await self.db(self.queue.start, conversation_id, reason)
+        if not started:
+            return  # already in the queue or with an agent
+        log.info("conversation %s handed off (%s)", conversation_id, reason)
+        await self._queue_changed(state)
+        if self.staff.online() == 0 and await self.db(
+            self.queue.mark_unavailable, state.conversation_id
+        ):
+            state = await self.db(self.queue.state, conversation_id)
+            await self._tell_shopper(state, self.unavailable_text())
+            await self._queue_changed(state)
+        else:
+            await self._tell_shopper(state)
+
+    async def ensure_resumed(self, conversation: Conversation) -> None:
+        """Before a message goes to Rasa: a conversation handed back while Rasa was
+        unreachable is resumed first (RasaUnavailable keeps the message pending)."""
+        if conversation.rasa_paused:
+            await self.rasa.resume(conversation.id)
+            await self.db(self.queue.set_rasa_paused, conversation.id, False)
+
+    async def shopper_typing(self, conversation_id: str, on: bool) -> None:
+        await self.staff.to_watchers(
+            conversation_id,
+            {"type": "typing", "conversation_id": conversation_id, "on": on, "who": "shopper"},
+        )
+
+    async def leave_contact(self, conversation_id: str, email: str) -> HandoffState:
+        """A waiting shopper's e-mail address for a reply (HandoffError if not waiting)."""
+        email = email.strip()
+        if len(email) > 254 or not EMAIL.match(email):
+            raise HandoffError("That doesn't look like an e-mail address; please check it.")
+        state = await self.db(self.queue.set_contact, conversation_id, email)
+        await self._tell_shopper(
+            state, f"Thanks! If nobody can answer here, we'll reply to {email}."
+        )
+        await self._queue_changed(state)
+        return state
+
+    async def shopper_restarted(self, old: Conversation) -> None:
+        """ "Start over" while handed off: the old conversation stays in the queue (the
+        agent sees that the shopper left and may still reply by e-mail)."""
+        if old.state not in ("waiting", "claimed"):
+            return
+        notice, _ = await self.db(
+            self.transcripts.add_staff_message,
+            old.id,
+            "system",
+            "The shopper started a new conversation and no longer sees this one.",
+        )
+        await self.published(old.id, [notice])
+        await self._queue_changed(await self.db(self.queue.state, old.id))
+
+    # --- called by the staff API --------------------------------------------------------
+    async def claim(self, conversation_id: str, agent: StaffUser) -> HandoffState:
+        async with self.shoppers.lock(conversation_id):
+            before = await self.db(self.queue.state, conversation_id)
+            state = await self.db(self.queue.claim, conversation_id, agent)
+            if before.state == "claimed":
+                return state  # this agent had it already
+            try:
+                await self.rasa.pause(conversation_id)
+                await self.db(self.queue.set_rasa_paused, conversation_id, True)
+            except RasaUnavailable as exc:
+                # Safe all the same: nothing is sent to Rasa while an agent has it.
+                log.warning("could not pause Rasa for %s: %s", conversation_id, exc)
+            state = await self.db(self.queue.state, conversation_id)
+        log.info("conversation %s claimed by agent %s", conversation_id, agent.id)
+        await self._tell_shopper(
+            state, f"{agent.first_name} from our team has joined the conversation."
+        )
+        await self._queue_changed(state)
+        return state
+
+    async def end(self, conversation_id: str, agent: StaffUser, outcome: str) -> HandoffState:
+        """Hand back to the bot or close; either way Rasa answers the next message."""
+        async with self.shoppers.lock(conversation_id):
+            state = await self.db(self.queue.end, conversation_id, agent, outcome)
+            if state.rasa_paused:
+                try:
+                    await self.rasa.resume(conversation_id)
+                    await self.db(self.queue.set_rasa_paused, conversation_id, False)
+                    state = await self.db(self.queue.state, conversation_id)
+                except RasaUnavailable as exc:
+                    log.warning("could not resume Rasa for %s yet: %s", conversation_id, exc)
+        log.info("conversation %s %s by agent %s", conversation_id, outcome, agent.id)
+        if outcome == "handed_back":
+            text = (
+                f"{agent.first_name} handed you back to our assistant. Ask me anything, "
+                "or press \u201cTalk to a person\u201d to reach the team again."
+            )
+        else:
+            text = (
+                f"{agent.first_name} closed this conversation. If you need anything else, "
+                "just write here."
+            )
+        await self._tell_shopper(state, text)
+        await self._queue_changed(state)
+        return state
+
+    async def reply(
+        self,
+        conversation_id: str,
+        agent: StaffUser,
+        client_id: str,
+        text: str,
+        suggestion: str | None,
+        suggestion_source: str | None,
+    ) -> tuple[Message, bool]:
+        """An agent's message to the shopper; only the agent who has the conversation.
+        Whether it used a suggestion is recorded: unchanged, edited, or none."""
+        text = text.strip()
+        if not text:
+            raise HandoffError("Type a reply first.", status=422)
+        if len(text) > MAX_REPLY_CHARS:
+            raise HandoffError(f"Replies are limited to {MAX_REPLY_CHARS} characters.")
+        state = await self.db(self.queue.state, conversation_id)
+        if state.state != "claimed" or state.agent_id != agent.id:
+            raise HandoffError("Claim this conversation before you reply.")
+        if state.ended:
+            raise HandoffError(
+                "The shopper has left this conversation (they started a new one); reply by "
+                "e-mail if they left an address."
+            )
+        if suggestion is None:
+            use = "none"
+        elif " ".join(suggestion.split()) == " ".join(text.split()):
+            use = "unchanged"
+        else:
+            use = "edited"
+        message, duplicate = await self.db(
+            lambda: self.transcripts.add_staff_message(
+                conversation_id,
+                "agent",
+                text,
+                client_id=client_id,
+                author_id=agent.id,
+                author_name=agent.first_name,
+                suggestion_use=use,
+                suggestion_source=(suggestion_source or "")[:64] or None if suggestion else None,
+            )
+        )
+        if duplicate:
+            return message, True
+        await self.db(self.queue.first_reply, conversation_id)
+        await self.shoppers.broadcast(
+            state.session_id, {"type": "message", "message": message.wire()}
+        )
+        await self.shoppers.broadcast(
+            state.session_id,
+            {"type": "typing", "on": False, "who": "agent", "name": agent.first_name},
+        )
+        await self.published(conversation_id, [message])
+        await self._queue_changed(state)
+        return message, False
+
+    async def agent_typing(self, conversation_id: str, agent: StaffUser, on: bool) -> None:
+        """Typing dots in the widget, only from the agent who has the conversation."""
+        key = (conversation_id, agent.id)
+        now = time.monotonic()
+        if on and now - self._typing_seen.get(key, 0.0) < 1.0:
+            return  # at most one "typing" a second per agent and conversation
+        self._typing_seen[key] = now if on else 0.0
+        state = await self.db(self.queue.state, conversation_id)
+        if state.state != "claimed" or state.agent_id != agent.id or state.ended:
+            return
+        await self.shoppers.broadcast(
+            state.session_id,
+            {"type": "typing", "on": on, "who": "agent", "name": agent.first_name},
+        )
+
+    # --- background -----------------------------------------------------------------------
+    async def tell_overdue(self) -> int:
+        """Tell each shopper whose hand-off nobody claimed in time; how many were told."""
+        told = 0
+        overdue = await self.db(self.queue.overdue, self.settings.staff_claim_timeout_seconds)
+        for state in overdue:
+            if await self.db(self.queue.mark_unavailable, state.conversation_id):
+                state = await self.db(self.queue.state, state.conversation_id)
+                await self._tell_shopper(state, self.unavailable_text())
+                await self._queue_changed(state)
+                told += 1
+        return told
+
+    async def run_sweeper(self) -> None:
+        """Check for overdue hand-offs every few seconds, until cancelled."""
+        every = max(0.2, min(5.0, self.settings.staff_claim_timeout_seconds / 4))
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.tell_overdue()
+            except Exception:  # a database hiccup must not end the sweeper
+                log.exception("checking for unclaimed hand-offs failed")
+
+
+__all__ = ["EMAIL", "HandoffDesk", "StaffHub"]

@@ -1,0 +1,70 @@
+"""Suggested replies for a conversation's latest shopper message, and answers for a
+pasted e-mail. Nothing here sends anything: the agent edits and presses send."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.staff.deps import ConsoleDep, StaffDep, WriterDep
+from bot.staff.routes.conversations import ConversationId
+
+router = APIRouter(prefix="/api/staff", tags=["staff"])
+
+
+class Email(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, Field(min_length=1, max_length=100_000)]
+
+
+def _faq(engine: Any, _nlp: Any, text: str) -> tuple[list[dict[str, Any]], bool]:
+    from bot.staff import suggest
+
+    found, confident = suggest.faq_suggestions(engine, text)
+    return [s.to_json() for s in found], confident
+
+
+@router.get("/conversations/{conversation_id}/suggestions")
+async def for_conversation(
+    conversation_id: ConversationId, _: StaffDep, console: ConsoleDep
+) -> Any:
+    """The FAQ's top 3 for the shopper's latest message (score, matched question,
+    section) and, when the shopper verified an order, the order as the backend sees it.
+    `message_id` says which message they are for: the console drops them when a newer
+    message has arrived meanwhile."""
+    latest = await console.db(console.desk.transcripts.latest_shopper, conversation_id)
+    faq: list[dict[str, Any]] = []
+    confident = False
+    if latest is not None and latest.text:
+        faq, confident = await console.nlp.run(_faq, latest.text)
+    order = await console.order_facts(await console.verified_order(conversation_id))
+    return {
+        "conversation_id": conversation_id,
+        "message_id": latest.id if latest else None,
+        "text": latest.text if latest else None,
+        "faq": faq,
+        "confident": confident,
+        "order": order,
+    }
+
+
+def _email(engine: Any, nlp: Any, text: str, agent_name: str) -> dict[str, Any]:
+    from bot.staff import suggest
+
+    result: dict[str, Any] = suggest.answer_email(engine, nlp, text, agent_name=agent_name)
+    result["order_number"] = suggest.find_order_number(text)
+    return result
+
+
+@router.post("/suggest")
+async def for_email(body: Email, session: WriterDep, console: ConsoleDep) -> Any:
+    """The customer's questions in a pasted e-mail, up to 3 FAQ answers for each, the
+    order's facts when it names one, and a draft reply to edit (same JSON as
+    `bot suggest --json`)."""
+    result = await console.nlp.run(_email, body.text, session.user.first_name)
+    number = result.pop("order_number")
+    result["order"] = await console.order_facts(number)
+    return result
