@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.replies import TALK_TO_PERSON, hand_off, latest_intent, latest_text
+from actions.replies import hand_off, latest_intent, latest_text, talk_to_person
 from bot import services
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,10 @@ class ActionAnswerFaq(Action):
                     "I couldn't find an answer to that either, sorry. Would you like a person "
                     f"from our team to take over? You can also write to {email}."
                 ),
-                buttons=[TALK_TO_PERSON, {"title": "No, thanks", "payload": "/deny"}],
+                buttons=[
+                    talk_to_person("faq_unanswered"),
+                    {"title": "No, thanks", "payload": "/deny"},
+                ],
             )
         else:
             dispatcher.utter_message(
@@ -99,7 +102,7 @@ class ActionAnswerFaq(Action):
                     "I'm sorry, I don't know the answer to that. A person from our team can "
                     f'help: tap "Talk to a person" or write to {email}.'
                 ),
-                buttons=[TALK_TO_PERSON],
+                buttons=[talk_to_person("faq_unanswered")],
             )
         # Tells the gateway (metrics, staff) that the assistant did not know; not shown.
         dispatcher.utter_message(json_message={"fallback": {"misses": misses}})

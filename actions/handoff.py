@@ -7,7 +7,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.replies import hand_off, latest_intent
+from actions.replies import BUTTON_HANDOFF_REASONS, hand_off, latest_intent
 
 
 class ActionHandoff(Action):
@@ -18,7 +18,8 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if latest_intent(tracker) == "human_handoff":
-            reason = "shopper_asked"
+            offered = next(tracker.get_latest_entity_values("handoff_reason"), None)
+            reason = offered if offered in BUTTON_HANDOFF_REASONS else "shopper_asked"
         elif (tracker.get_slot("faq_misses") or 0) >= 2:
             reason = "faq_unanswered"
         else:

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.order_forms import ATTRIBUTE_NAMES, BACKEND_DOWN
-from actions.replies import TALK_TO_PERSON, chosen_item, facts, hand_off
+from actions.replies import chosen_item, facts, hand_off, talk_to_person
 from bot import services
 from bot.order_client import OrderBackendUnavailable, OrderNotFound, Refused
 from bot.order_messages import describe_item, status_message
@@ -61,7 +61,7 @@ def handled_block(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
             "our team who can check with you. They will reply here shortly.",
         )
     elif reason == "backend_down":
-        dispatcher.utter_message(text=BACKEND_DOWN, buttons=[TALK_TO_PERSON])
+        dispatcher.utter_message(text=BACKEND_DOWN, buttons=[talk_to_person("order_system_down")])
     else:
         text, buttons = explain(reason, facts(tracker))
         dispatcher.utter_message(text=text, buttons=buttons)
@@ -90,7 +90,7 @@ async def call_backend(
         dispatcher.utter_message(
             text="I can't reach our order system right now, so nothing has been submitted. "
             "Please try again in a few minutes, or a person from our team can help.",
-            buttons=[TALK_TO_PERSON],
+            buttons=[talk_to_person("order_system_down")],
         )
     except OrderNotFound:
         hand_off(

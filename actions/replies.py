@@ -9,6 +9,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot import services
 
 TALK_TO_PERSON = {"title": "Talk to a person", "payload": "/human_handoff"}
+# Why the bot offered a person, carried by the button itself (an entity in its payload), so
+# the staff queue shows the real reason and not just "the shopper asked".
+BUTTON_HANDOFF_REASONS = frozenset({"faq_unanswered", "order_system_down"})
+
+
+def talk_to_person(reason: str) -> dict[str, str]:
+    """The "Talk to a person" button, for a hand-off the bot itself suggested."""
+    assert reason in BUTTON_HANDOFF_REASONS, reason
+    return {
+        "title": "Talk to a person",
+        "payload": f'/human_handoff{{"handoff_reason": "{reason}"}}',
+    }
 
 
 def hand_off(dispatcher: CollectingDispatcher, reason: str, text: str | None = None) -> None:

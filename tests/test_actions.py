@@ -41,6 +41,7 @@ def tracker(
     slots: dict[str, Any] | None = None,
     active_loop: str | None = None,
     sender_id: str = "shopper-1",
+    entities: list[dict[str, Any]] | None = None,
 ) -> Tracker:
     return Tracker(
         sender_id=sender_id,
@@ -54,7 +55,7 @@ def tracker(
         latest_message={
             "text": text,
             "intent": {"name": intent, "confidence": 0.9},
-            "entities": [],
+            "entities": entities or [],
         },
         events=[],
         paused=False,
@@ -102,7 +103,10 @@ async def test_unknown_question_says_so_offers_a_person_and_is_recorded(db_url):
     events, messages = await run(ActionAnswerFaq(), t)
     assert "don't know" in messages[0]["text"]
     assert "service@kntofficial.com" in messages[0]["text"]
-    assert {"title": "Talk to a person", "payload": "/human_handoff"} in messages[0]["buttons"]
+    assert {
+        "title": "Talk to a person",
+        "payload": '/human_handoff{"handoff_reason": "faq_unanswered"}',
+    } in messages[0]["buttons"]
     assert events[0]["name"] == "faq_misses" and events[0]["value"] == 1.0
     assert messages[-1]["custom"] == {"fallback": {"misses": 1}}
     logged = UnansweredLog(db_url).recent()
@@ -117,7 +121,7 @@ async def test_second_miss_in_a_row_offers_the_handoff(db_url):
     events, messages = await run(ActionAnswerFaq(), t)
     assert "take over" in messages[0]["text"]
     payloads = [b["payload"] for b in messages[0]["buttons"]]
-    assert payloads == ["/human_handoff", "/deny"]
+    assert payloads == ['/human_handoff{"handoff_reason": "faq_unanswered"}', "/deny"]
     assert events[0]["value"] == 2.0
     assert messages[-1]["custom"] == {"fallback": {"misses": 2}}
     assert len(UnansweredLog(db_url).recent()) == 1
@@ -140,6 +144,21 @@ async def test_handoff_tells_the_shopper_and_the_gateway(db_url):
     assert "person from our team" in messages[0]["text"]
     assert messages[1]["custom"] == {"handoff": {"reason": "shopper_asked"}}
     assert {"event": "active_loop", "timestamp": None, "name": None} in events
+
+
+@pytest.mark.parametrize(
+    ("offered", "reason"),
+    [
+        ("faq_unanswered", "faq_unanswered"),
+        ("order_system_down", "order_system_down"),
+        ("made_up", "shopper_asked"),  # only the reasons the bot itself offers
+    ],
+)
+async def test_the_button_the_bot_offered_says_why_it_hands_off(db_url, offered, reason):
+    entity = {"entity": "handoff_reason", "value": offered}
+    t = tracker("Talk to a person", "human_handoff", entities=[entity])
+    _, messages = await run(ActionHandoff(), t)
+    assert messages[1]["custom"] == {"handoff": {"reason": reason}}
 
 
 async def test_handoff_after_faq_misses_says_why(db_url):

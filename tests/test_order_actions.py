@@ -216,7 +216,9 @@ async def test_backend_down_says_so_and_reports_nothing(env, monkeypatch):
         ActionOrderStatus(), tracker(slots=verified("KNT-1001", "ava@example.com"))
     )
     assert "can't reach our order system" in messages[0]["text"]
-    assert messages[0]["buttons"][0]["payload"] == "/human_handoff"
+    assert messages[0]["buttons"][0]["payload"] == (
+        '/human_handoff{"handoff_reason": "order_system_down"}'
+    )
     _slots, messages = await run(
         ActionSubmitCancel(),
         tracker(slots={**verified("KNT-1001", "ava@example.com"), "confirm": "yes"}),
