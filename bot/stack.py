@@ -46,7 +46,16 @@ def action_server(settings: Settings) -> ProcessSpec:
     host, port = settings.action_server_host, settings.action_server_port
     return ProcessSpec(
         name="actions",
-        argv=[sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        # rasa-sdk's server, with its log lines redacted (bot/action_server.py)
+        argv=[
+            sys.executable,
+            "-m",
+            "bot.action_server",
+            "--actions",
+            "actions",
+            "--port",
+            str(port),
+        ],
         host=host,
         port=port,
         ready_url=f"http://{host}:{port}/health",
@@ -122,6 +131,7 @@ def on_free_ports(base: Settings, workdir: Path) -> Settings:
             "orders_url": f"http://127.0.0.1:{orders_port}",
             "gateway_port": gateway_port,
             "gateway_allowed_origins": [f"http://127.0.0.1:{gateway_port}"],
+            "staff_allowed_origins": [f"http://127.0.0.1:{gateway_port}"],
             "database_url": f"sqlite:///{workdir / 'app.db'}",
             "orders_database_url": f"sqlite:///{workdir / 'orders.db'}",
         }

@@ -6,10 +6,14 @@ import uvicorn
 
 from bot.gateway.app import create_app
 from bot.settings import Settings
+from bot.staff.nlp import full_pipeline
+from bot.staff.redact import install_log_redaction
 
 
 def main() -> None:
     settings = Settings()
+    # Log lines may quote what shoppers typed: names, e-mail addresses, order numbers.
+    install_log_redaction(lambda: full_pipeline(settings.faq_spacy_model, purpose="logs"))
     uvicorn.run(
         create_app(settings),
         host=settings.gateway_host,

