@@ -315,10 +315,16 @@ def run(
             "\nThe KNT assistant is running:\n"
             f"  demo storefront with the chat widget  {gateway}/\n"
             f"  widget script (one tag embeds it)     {gateway}/widget.js\n"
+            f"  staff console (suggested replies)     {gateway}/staff\n"
             f"  health / Prometheus metrics           {gateway}/healthz  {gateway}/metrics\n"
             f"  Rasa REST channel                     {settings.rasa_url}/webhooks/rest/webhook\n"
             f"  order backend                         {settings.orders_url}\n"
         )
+        if not _staff_accounts_exist(settings):
+            print(
+                "No staff account yet: add one for the console with\n"
+                "  .venv/bin/bot staff add you@example.com --name 'Your Name'\n"
+            )
         if chat:
             print(f"(logs in {log_dir})")
             _chat_loop(settings)
@@ -327,6 +333,12 @@ def run(
             sup.wait()
             if sup.dead():
                 raise _fail(f"{', '.join(sup.dead())} stopped; stopping the rest")
+
+
+def _staff_accounts_exist(settings: Settings) -> bool:
+    from bot.staff.accounts import StaffAccounts
+
+    return bool(StaffAccounts(settings.database_url).all())
 
 
 @app.command()

@@ -413,3 +413,20 @@ def _rows(s: Any, table: Any) -> list[Any]:
 
     with get_engine(s.database_url).connect() as conn:
         return list(conn.execute(select(table).order_by(table.c.id)).all())
+
+
+def test_a_person_offered_after_a_miss_arrives_in_the_queue_with_that_reason(s, live):
+    user = add_agent(s)
+    with gateway(s) as client:
+        agent = Agent(client, user)
+        with shopper(client) as widget:
+            session = hello(widget)
+            say(widget, "do you sell tickets to the planetarium?")
+            offered = [b for m in bot_turn(widget) for b in m.get("buttons") or []]
+            button = next(b for b in offered if b["title"] == "Talk to a person")
+            say(widget, button["title"], payload=button["payload"])
+            bot_turn(widget)
+        queue = agent.get("/api/staff/queue").json()["conversations"]
+        assert [(c["conversation_id"], c["reason"]) for c in queue] == [
+            (conversation_of(s, session["session_id"]), "faq_unanswered")
+        ]

@@ -104,7 +104,7 @@ def suggest(
     result: dict[str, Any] = suggestions.answer_email(
         engine, full_pipeline(settings.faq_spacy_model), text, agent_name=name
     )
-    number = suggestions.find_order_number(text)
+    number = suggestions.email_order_number(text)
     result["order"] = None
     if number:
         try:

@@ -3,9 +3,10 @@ pasted e-mail. Nothing here sends anything: the agent edits and presses send."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.staff.deps import ConsoleDep, StaffDep, WriterDep
@@ -29,18 +30,24 @@ def _faq(engine: Any, _nlp: Any, text: str) -> tuple[list[dict[str, Any]], bool]
 
 @router.get("/conversations/{conversation_id}/suggestions")
 async def for_conversation(
-    conversation_id: ConversationId, _: StaffDep, console: ConsoleDep
+    conversation_id: ConversationId, _: StaffDep, console: ConsoleDep, response: Response
 ) -> Any:
     """The FAQ's top 3 for the shopper's latest message (score, matched question,
     section) and, when the shopper verified an order, the order as the backend sees it.
     `message_id` says which message they are for: the console drops them when a newer
     message has arrived meanwhile."""
+    started = time.perf_counter()
     latest = await console.db(console.desk.transcripts.latest_shopper, conversation_id)
     faq: list[dict[str, Any]] = []
     confident = False
     if latest is not None and latest.text:
         faq, confident = await console.nlp.run(_faq, latest.text)
+    searched = time.perf_counter()
     order = await console.order_facts(await console.verified_order(conversation_id))
+    done = time.perf_counter()
+    response.headers["Server-Timing"] = _timing(
+        faq=searched - started, order=done - searched, total=done - started
+    )
     return {
         "conversation_id": conversation_id,
         "message_id": latest.id if latest else None,
@@ -55,16 +62,29 @@ def _email(engine: Any, nlp: Any, text: str, agent_name: str) -> dict[str, Any]:
     from bot.staff import suggest
 
     result: dict[str, Any] = suggest.answer_email(engine, nlp, text, agent_name=agent_name)
-    result["order_number"] = suggest.find_order_number(text)
+    result["order_number"] = suggest.email_order_number(text)
     return result
 
 
 @router.post("/suggest")
-async def for_email(body: Email, session: WriterDep, console: ConsoleDep) -> Any:
+async def for_email(
+    body: Email, session: WriterDep, console: ConsoleDep, response: Response
+) -> Any:
     """The customer's questions in a pasted e-mail, up to 3 FAQ answers for each, the
     order's facts when it names one, and a draft reply to edit (same JSON as
     `bot suggest --json`)."""
+    started = time.perf_counter()
     result = await console.nlp.run(_email, body.text, session.user.first_name)
+    analysed = time.perf_counter()
     number = result.pop("order_number")
     result["order"] = await console.order_facts(number)
+    done = time.perf_counter()
+    response.headers["Server-Timing"] = _timing(
+        questions=analysed - started, order=done - analysed, total=done - started
+    )
     return result
+
+
+def _timing(**seconds: float) -> str:
+    """A Server-Timing header (milliseconds): the benchmark reads the server's own times."""
+    return ", ".join(f"{name};dur={s * 1000:.1f}" for name, s in seconds.items())
