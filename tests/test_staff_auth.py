@@ -90,9 +90,13 @@ def test_without_a_session_nothing_is_served(s):
             r = client.get(path)
             assert r.status_code == 401, path
             assert r.json()["detail"]["code"] == "login_required"
-        for path in ("/staff", "/staff/email", "/staff/insights"):
+        for path, login in (
+            ("/staff", "/staff/login"),
+            ("/staff/email", "/staff/login?next=/staff/email"),
+            ("/staff/insights", "/staff/login?next=/staff/insights"),
+        ):
             r = client.get(path, follow_redirects=False)
-            assert r.status_code == 303 and r.headers["location"] == "/staff/login", path
+            assert r.status_code == 303 and r.headers["location"] == login, path
         login_page = client.get("/staff/login")
         assert login_page.status_code == 200
         assert "frame-ancestors 'none'" in login_page.headers["content-security-policy"]

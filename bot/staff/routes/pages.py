@@ -50,7 +50,9 @@ async def page(request: Request, console: ConsoleDep, page: str = "") -> Respons
     if name is None:
         return Response("Not found", status_code=404, media_type="text/plain")
     if not await _logged_in(request, console):
-        return RedirectResponse("/staff/login", status_code=303)
+        # Back to this page after logging in (the login page follows only /staff paths).
+        target = "/staff/login" if not page else f"/staff/login?next=/staff/{page}"
+        return RedirectResponse(target, status_code=303)
     return _file(name, "text/html; charset=utf-8")
 
 
