@@ -114,6 +114,56 @@ def email_report(title: str, ours: Any, naive: Any) -> list[str]:
     return lines
 
 
+def report_messages(engine: Any, results: dict[str, Any], failures: bool) -> list[str]:
+    """Top-3/top-1 of `faq_suggestions` on the held-out messages; their texts (for timing)."""
+    from bot.staff.email_eval import load_jsonl, score_suggestions
+
+    if not QUESTIONS_HELDOUT.is_file():
+        print(f"Suggestions for one message: {QUESTIONS_HELDOUT} is not there (yet): skipped")
+        return []
+    rows = load_jsonl(QUESTIONS_HELDOUT)
+    s = score_suggestions(rows, engine)
+    results["suggestions_heldout"] = s.to_json()
+    print(f"Suggestions for one message: {QUESTIONS_HELDOUT.name}, {s.questions} messages")
+    print(
+        f"  FAQ entry in the top 3                       {share(s.top3, s.questions)}"
+        "   target >= 0.98"
+    )
+    print(f"  FAQ entry is the top 1                       {share(s.top1, s.questions)}")
+    print(
+        f"  engine confident (would answer on its own)   {share(s.confident, s.questions)}"
+        f"; right when confident {share(s.confident_right, s.confident)}"
+    )
+    if failures:
+        print("\n".join(f"    miss: {f}" for f in s.failures))
+    return [r["text"] for r in rows]
+
+
+def report_emails(
+    engine: Any,
+    nlp: Any,
+    key: str,
+    title: str,
+    path: Path,
+    results: dict[str, Any],
+    failures: bool,
+) -> list[dict[str, Any]]:
+    """One e-mail set scored for `answer_email` and the naive baseline; its rows."""
+    from bot.staff.email_eval import email_extractor, load_jsonl, naive_extractor, score_emails
+
+    if not path.is_file():
+        print(f"{title}: {path} is not there (yet): skipped")
+        return []
+    rows = load_jsonl(path)
+    ours = score_emails(rows, email_extractor(engine, nlp))
+    naive = score_emails(rows, naive_extractor(engine))
+    results[f"emails_{key}"] = {"answer_email": ours.to_json(), "naive": naive.to_json()}
+    print("\n".join(email_report(f"{title} ({path.name})", ours, naive)))
+    if failures and ours.failures:
+        print("\n".join(f"    miss: {f}" for f in ours.failures))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="passes for the latency runs")
@@ -133,13 +183,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from bot.faq import FaqEngine
     from bot.settings import Settings
-    from bot.staff.email_eval import (
-        email_extractor,
-        load_jsonl,
-        naive_extractor,
-        score_emails,
-        score_suggestions,
-    )
+    from bot.staff.email_eval import load_jsonl
     from bot.staff.nlp import full_pipeline
     from bot.staff.suggest import answer_email, faq_suggestions
 
@@ -157,53 +201,21 @@ def main() -> None:
         answer_email(engine, nlp, text)
 
     messages: list[str] = []
-    if "messages" not in sets:
-        pass
-    elif QUESTIONS_HELDOUT.is_file():
-        rows = load_jsonl(QUESTIONS_HELDOUT)
-        messages = [r["text"] for r in rows]
-        s = score_suggestions(rows, engine)
-        results["suggestions_heldout"] = s.to_json()
-        print(f"Suggestions for one message: {QUESTIONS_HELDOUT.name}, {s.questions} messages")
-        print(
-            f"  FAQ entry in the top 3                       {share(s.top3, s.questions)}"
-            "   target >= 0.98"
-        )
-        print(f"  FAQ entry is the top 1                       {share(s.top1, s.questions)}")
-        print(
-            f"  engine confident (would answer on its own)   {share(s.confident, s.questions)}"
-            f"; right when confident {share(s.confident_right, s.confident)}"
-        )
-        if args.failures:
-            print("\n".join(f"    miss: {f}" for f in s.failures))
-    else:
-        print(f"Suggestions for one message: {QUESTIONS_HELDOUT} is not there (yet): skipped")
-    print()
-
+    if "messages" in sets:
+        messages = report_messages(engine, results, args.failures)
+        print()
     email_rows: list[dict[str, Any]] = []
     for key, title, path in EMAIL_SETS:
-        if key not in sets:
-            continue
-        if not path.is_file():
-            print(f"{title}: {path} is not there (yet): skipped")
+        if key in sets:
+            email_rows += report_emails(engine, nlp, key, title, path, results, args.failures)
             print()
-            continue
-        rows = load_jsonl(path)
-        email_rows += rows
-        ours = score_emails(rows, email_extractor(engine, nlp))
-        naive = score_emails(rows, naive_extractor(engine))
-        results[f"emails_{key}"] = {"answer_email": ours.to_json(), "naive": naive.to_json()}
-        print("\n".join(email_report(f"{title} ({path.name})", ours, naive)))
-        if args.failures and ours.failures:
-            print("\n".join(f"    miss: {f}" for f in ours.failures))
-        print()
 
     print(f"Latency ({args.rounds} rounds, after warm-up)")
     latency: dict[str, Any] = {}
     if not messages:
         dev = load_jsonl(DATA / "faq_dev.jsonl")
         messages = [r["query"] for r in dev]
-        print("  (messages: tests/data/faq_dev.jsonl, the held-out messages are not there)")
+        print("  (messages: tests/data/faq_dev.jsonl, the held-out messages were not read)")
     sugg = timed(lambda m: faq_suggestions(engine, m), messages, args.rounds)
     bare = timed(engine.search, messages, args.rounds)
     print(row("faq_suggestions, one message", sugg, "target p50 <= 30 ms"))

@@ -36,7 +36,9 @@ from bot.staff.suggest import (
 
 DATA = PROJECT_ROOT / "tests" / "data"
 QUESTIONS_HELDOUT = DATA / "staff_questions_heldout.jsonl"
-EMAILS_HELDOUT = DATA / "staff_emails_heldout.jsonl"
+# Two held-out e-mail sets, each written independently of the rules; the first was looked
+# at while the rules were improved, so the second is the one whose number counts.
+EMAILS_HELDOUT = [DATA / "staff_emails_heldout.jsonl", DATA / "staff_emails_heldout2.jsonl"]
 EMAILS_DEV = DATA / "staff_emails_dev.jsonl"
 
 
@@ -159,6 +161,138 @@ def test_indirect_questions_are_found(nlp: Any) -> None:
     ]
 
 
+def test_list_items_under_a_lead_in_are_questions_and_the_lead_in_is_not(
+    engine: Any, nlp: Any
+) -> None:
+    email = (
+        "Hi,\n\nI'd love some info on:\n- whether I can place the order over the phone\n"
+        "- payment plans\n\nThanks,\nAnna"
+    )
+    found = find_questions(email, nlp)
+    assert [q.text for q in found] == [
+        "whether I can place the order over the phone",
+        "payment plans",
+    ]
+    # The fragment is searched with its lead-in: "payment plans" alone is a topic.
+    assert found[1].lead == "I'd love some info on:"
+    result = answer_email(engine, nlp, email)
+    assert "orders_by_phone" in top3(result, 0)
+    assert "payments_in_house_finance" in top3(result, 1)
+
+
+@pytest.mark.parametrize("marker", ["- ", "* ", "• ", "– ", "1. ", "1) ", "(1) ", "a) ", "A) "])
+def test_list_markers(nlp: Any, marker: str) -> None:
+    second = marker.replace("1", "2").replace("a", "b").replace("A", "B")
+    email = (
+        f"Hello,\n\nCould you tell me:\n{marker}if someone has to sign for it\n"
+        f"{second}how long shipping takes\n\nBest,\nLeo"
+    )
+    assert texts(email, nlp) == ["if someone has to sign for it", "how long shipping takes"]
+
+
+def test_items_without_markers_under_a_colon_and_inline_numbers(nlp: Any) -> None:
+    email = "hi\n\nneed to know:\nwhether u do payment plans\nif returns are free\n\nthx"
+    assert texts(email, nlp) == ["whether u do payment plans", "if returns are free"]
+    inline = "I have two questions: 1) can I combine two codes and 2) when is my card charged?"
+    assert texts(inline, nlp) == ["can I combine two codes", "when is my card charged?"]
+
+
+def test_items_under_a_lead_in_that_states_are_not_questions(nlp: Any) -> None:
+    for lead in ["Here is what I ordered:", "I received the following items:", "As you know:"]:
+        email = f"Hi,\n\n{lead}\n- a white gold band\n- a pair of pearl earrings\n\nBest,\nMo"
+        assert texts(email, nlp) == [], lead
+    # ... and a statement in a list of questions is no question either.
+    email = "Some questions:\n- I ordered it on Monday\n- whether it ships this week"
+    assert texts(email, nlp) == ["whether it ships this week"]
+
+
+@pytest.mark.parametrize(
+    ("email", "expected"),
+    [
+        ("u have a store in NYC i could walk into", "u have a store in NYC"),
+        ("r u open on weekends", "r u open on weekends"),
+        ("cn i pay w klarna", "cn i pay w klarna"),
+        ("pls let me know if you deliver to australia", None),
+        ("plz tell me when my order ships", None),
+        ("hey whens my ring gonna be ready its been 3 wks", "whens my ring gonna be ready"),
+        ("ur site says 3-5 weeks is that right", "is that right"),
+        ("pls lmk if u can fix a ring i didnt buy from u", None),
+        ("i want 2 know if u do payment plans", None),
+    ],
+)
+def test_texting_style(nlp: Any, email: str, expected: str | None) -> None:
+    [question] = find_questions(email, nlp)
+    assert question.text == (expected or email)
+    assert email[question.start : question.end] == question.text  # spans stay exact
+
+
+def test_shorthand_is_spelled_out_only_where_it_is_shorthand(nlp: Any) -> None:
+    [q] = find_questions("r u open on sundays", nlp)
+    assert q.said == "are you open on sundays"
+    [q] = find_questions("Can I change it to size r or n?", nlp)
+    assert q.said == "Can I change it to size r or n?"  # UK ring sizes, not "are" / "and"
+    [q] = find_questions("Do you ship to the U.S. and can I pay w/ Klarna?", nlp)[1:]
+    assert q.said == "can I pay with Klarna?"
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "Please confirm that's an option.",
+        "Kindly advise when it will be dispatched.",
+        "Let me know the status of my order KNT-1001 please.",
+        "Tell me how long refunds take.",
+        "Need to know if a signature is required.",
+        "Can you check whether my order has shipped?",
+        "I need you to confirm whether my card will be charged now.",
+        "I'd like some advice on whether it's safe to ship a ring to my office.",
+        "I should be grateful if you would advise me whether it needs a signature.",
+        "I wonder whether the box will say jewelry on it.",
+        "I am curious to know how the installment is taken.",
+        "Was wondering if I could speak to someone while I order.",
+    ],
+)
+def test_requests_for_information_are_questions(nlp: Any, email: str) -> None:
+    assert texts(email, nlp) == [email.rstrip(".?")] or texts(email, nlp) == [email]
+
+
+def test_declarative_questions(nlp: Any) -> None:
+    assert texts("you guys do payment plans\nthanks", nlp) == ["you guys do payment plans"]
+    assert texts("So the ring is insured? You ship to Canada?", nlp) == [
+        "So the ring is insured?",
+        "You ship to Canada?",
+    ]
+    statements = (
+        "You have been so helpful. You guys make beautiful rings. You have my address "
+        "already. You sent the wrong size."
+    )
+    assert texts(statements, nlp) == []
+
+
+def test_requests_for_action_count_when_the_faq_answers_them(engine: Any, nlp: Any) -> None:
+    email = (
+        "Hello,\n\nPlease cancel my order KNT-1001, I found a ring elsewhere. Please send the "
+        "invoice to my office. I returned a ring last year.\n\nRegards,\nAva"
+    )
+    assert texts(email, nlp) == []  # no question ...
+    found = find_questions(email, nlp, requests=True)
+    assert [(q.text, q.kind) for q in found] == [("Please cancel my order KNT-1001", "request")]
+    result = answer_email(engine, nlp, email)  # ... but the cancel policy answers it
+    assert [q["text"] for q in result["questions"]] == ["Please cancel my order KNT-1001"]
+    assert top3(result, 0)[0] == "returns_cancel_order"
+    assert result["questions"][0]["answered"] is True
+    # A request the FAQ has nothing on is left to the agent, not listed with a guess.
+    other = answer_email(engine, nlp, "Please remove me from your mailing list.")
+    assert other["questions"] == []
+
+
+def test_question_that_names_nothing_is_searched_with_the_sentence_before(nlp: Any) -> None:
+    [q] = find_questions("I'd like my money back in full. Is that possible?", nlp)
+    assert (q.text, q.lead) == ("Is that possible?", "I'd like my money back in full.")
+    [q] = find_questions("I ordered a ring. Can I return it?", nlp)
+    assert q.lead == ""  # it says what it asks about itself
+
+
 def test_statements_and_small_talk_are_not_questions(nlp: Any) -> None:
     email = (
         "Hey,\n\nHow are you? I ordered a ring last week. My order number is KNT-1001. "
@@ -181,7 +315,7 @@ def test_spans_are_exact_substrings_of_the_email(nlp: Any) -> None:
     rows = load_jsonl(EMAILS_DEV)
     assert len(rows) >= 30
     for row in rows:
-        for q in find_questions(row["email"], nlp):
+        for q in find_questions(row["email"], nlp, requests=True):
             assert row["email"][q.start : q.end] == q.text, row["id"]
             assert q.text == q.text.strip() and q.text
 
@@ -457,9 +591,10 @@ def test_heldout_messages_top3(engine: Any) -> None:
     assert score.top3 / score.questions >= 0.98, score.failures
 
 
-def test_heldout_emails(engine: Any, nlp: Any) -> None:
-    if not EMAILS_HELDOUT.is_file():
-        pytest.skip(f"{EMAILS_HELDOUT.name} is not there yet (written independently)")
-    score = score_emails(load_jsonl(EMAILS_HELDOUT), email_extractor(engine, nlp))
+@pytest.mark.parametrize("path", EMAILS_HELDOUT, ids=lambda p: p.stem)
+def test_heldout_emails(engine: Any, nlp: Any, path: Any) -> None:
+    if not path.is_file():
+        pytest.skip(f"{path.name} is not there yet (written independently)")
+    score = score_emails(load_jsonl(path), email_extractor(engine, nlp))
     assert score.noise_hits == 0, score.failures
     assert score.found_answered_rate >= 0.97, score.failures

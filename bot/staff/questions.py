@@ -2,12 +2,24 @@
 
 `bot.staff.email_parts.read_email` first drops what is quoted, forwarded, a header, a
 greeting, a sign-off or a signature (by lines); this module reads what is left, by
-sentences: spaCy splits the customer's own text into sentences, and a sentence asks
-something if it ends with "?", starts like a question ("how long does ...", "can I ..."),
-or asks indirectly ("I'd like to know whether ...", "please confirm ..."). A sentence with
-two questions joined by "and" / a comma / ";" is split in two; a statement in front of a
-question ("My ring arrived damaged, can I get a full refund?") is left out of the
-question's span but kept as its `lead`, which the FAQ search reads too.
+sentences. Texting shorthand is spelled out for the parser ("r u open" reads "are you
+open"; spans still point into the e-mail as written). spaCy splits the text into
+sentences, and a sentence asks something if it
+
+- ends with "?", or starts like a question ("how long does ...", "can I ...");
+- asks indirectly or by an imperative of asking ("I'd like to know whether ...", "I was
+  wondering if ...", "please confirm ...", "kindly advise ...", "let me know ...");
+- says what the store does in the second person, the texting way of asking ("u have a
+  store in NYC i could walk into", "you guys do payment plans");
+- is an item of a list under a lead-in that asks ("I'd love some info on:" / "- whether I
+  can order by phone" / "- payment plans"); the lead-in itself is then no question.
+
+A sentence with two questions joined by "and" / a comma / ";" is split in two; a
+statement in front of a question ("My ring arrived damaged, can I get a full refund?") is
+left out of the question's span but kept as its `lead`, which the FAQ search reads too
+(so is the sentence before a question that names nothing: "Is that possible?"). Requests
+for an action ("Please cancel my order.") are found on request (`requests=True`), for
+`answer_email` to keep those the FAQ answers.
 
 Every `Question` keeps its exact span in the e-mail, so the console can highlight it.
 """
@@ -21,6 +33,7 @@ from typing import Any
 
 from bot.staff.email_parts import (
     GREETING_WORD,
+    LIST_ITEM,
     MAX_RAW_CHARS,
     EmailParts,
     is_title_case_name,
@@ -37,11 +50,16 @@ class Question:
     # "My ring arrived with a scratch" for "can I get a full refund?". The FAQ search
     # reads both ("could you help me find it?" alone says nothing).
     lead: str = ""
+    # The question as read: texting shorthand spelled out ("r u open" -> "are you open").
+    said: str = ""
+    # "question", or "request": a request for an action the FAQ may speak about ("Please
+    # cancel my order."), found only when asked for (`find_questions(..., requests=True)`).
+    kind: str = "question"
 
     @property
     def query(self) -> str:
         """What to search the FAQ for: the lead and the question, on one line."""
-        return " ".join(f"{self.lead} {self.text}".split())
+        return " ".join(f"{self.lead} {self.said or self.text}".split())
 
 
 # --- pass 2: sentences ------------------------------------------------------------------
@@ -148,8 +166,8 @@ _INDIRECT = re.compile(
     rf"\s+to\s+(?:{_KNOW}|be\s+(?:reassured|told|informed|advised))"
     rf"|(?:{_WE}\s+)?(?:also\s+|just\s+|really\s+)?(?:want|wanted|need|needed|wish)\s+to\s+{_KNOW}"
     r"|(?:i(?:'m|’m|\s+am|\s+was)\s+)?(?:also\s+|just\s+)?(?:wondering|curious)\s+"
-    rf"(?:{_WH_OR_IF}|about)"
-    rf"|i\s+wonder\s+{_WH_OR_IF}"
+    rf"(?:{_WH_OR_IF}|about|to\s+(?:know|hear|find\s+out)|as\s+to)"
+    rf"|i\s+(?:wonder|wondered)\s+{_WH_OR_IF}"
     r"|(?:just\s+)?checking\s+(?:in\s+)?(?:to\s+see\s+)?(?:if|whether|on|about)"
     r"|(?:i\s+was\s+|i(?:'m|’m|\s+am)\s+)?hoping\s+(?:you|someone|somebody)\s+"
     r"(?:could|can|would|might)\s+(?:tell|let|help|explain|advise|confirm|clarify)"
@@ -162,17 +180,28 @@ _INDIRECT = re.compile(
     r"|(?:my|the|one|another|a)\s+(?:other\s+|quick\s+|last\s+)?question\s+is\s+"
     rf"(?:{_WH_OR_IF}|about|regarding|:)"
     r"|(?:explain|describe)\s+"
-    r"|(?:tell\s+me|advise(?:\s+me)?|confirm|clarify|inform\s+me|update\s+me)\s+"
-    rf"(?:{_WH_OR_IF}|about|on|regarding|the|your|more)"
-    rf"|let\s+(?:me|us)\s+know\s+(?:{_WH_OR_IF}|about|on|regarding|the|your|more)"
+    rf"|(?:{_WE}\s+)?(?:need|want|would\s+like|'d\s+like|’d\s+like)\s+(?:you|someone|somebody)"
+    r"\s+to\s+(?:confirm|tell|check|let|explain|clarify|advise|inform)"
+    # "please confirm my package is insured", "tell me my options", "let me know the status
+    # of my order": the imperatives of asking take any object ("Let me know if you need
+    # anything else" is an offer: `_OFFER`).
+    r"|(?:confirm|verify|double[-\s]check)\s+(?!receipt\b)\w+"
+    rf"|(?:check|see)\s+(?:{_WH_OR_IF}|on|for\s+me)\b"
+    r"|(?:tell\s+me|advise(?:\s+me)?|clarify|inform\s+me|update\s+me|let\s+(?:me|us)\s+know)"
+    r"\s+(?!soon\b|asap\b|thanks?\b|please\b|if\s+you\s+(?:need|have|want|require)\b)\w+"
     rf"|(?:i(?:'m|’m|\s+am)\s+)?not\s+sure\s+(?:{_WH_OR_IF}|about)"
     r"|(?:any|do\s+you\s+have\s+any)\s+(?:idea|update|updates|news|info|information)\s+"
     rf"(?:{_WH_OR_IF}|on|about|regarding|for)"
-    rf"|{_WE}(?:'d|’d|\s+would)\s+(?:appreciate\s+(?:it\s+)?|be\s+(?:very\s+|most\s+|really\s+)?"
-    r"(?:grateful|thankful|glad|happy)\s+)if\s+you\s+(?:could|would|can)\s+(?:please\s+)?"
+    rf"|{_WE}(?:'d|’d|\s+would|\s+should)\s+(?:appreciate\s+(?:it\s+)?"
+    r"|be\s+(?:very\s+|most\s+|really\s+)?(?:grateful|thankful|glad|happy|obliged)\s+)"
+    r"if\s+you\s+(?:could|would|can|will)\s+(?:please\s+|kindly\s+)?"
     r"(?:tell|let|confirm|explain|clarify|advise|check|inform)"
-    r"|(?:i\s+)?(?:need|want|would\s+like|'d\s+like)\s+(?:some\s+|more\s+)*"
-    r"(?:info|information|details)\s+(?:on|about|regarding|for)"
+    # "I'd like some advice on whether ...", "need info on shipping", "send me details on"
+    rf"|(?:{_WE}(?:'d|’d|\s+would)\s+(?:(?:also|really|just)\s+)?(?:like|love|appreciate)"
+    rf"|(?:{_WE}\s+)?(?:(?:also|really|just)\s+)?(?:need|want)|(?:send|give)\s+me)\s+"
+    r"(?:some\s+|more\s+|any\s+|further\s+)*"
+    r"(?:info|information|details|advice|guidance|clarification)\s+"
+    r"(?:on|about|regarding|re|for|as\s+to)"
     r")\b",
     re.I,
 )
@@ -213,10 +242,18 @@ def _is_marker(tok: Any) -> bool:
     return not any(c.isalnum() for c in tok.text) and "?" not in tok.text  # "•", "😍"
 
 
+# "if so, can I ...", "if not, how ...", "in that case please tell me ...": they only tie
+# the question to the one before.
+_TIES = {("if", "so"), ("if", "not"), ("in", "that", "case"), ("in", "the", "meantime")}
+
+
 def _skip_markers(toks: Sequence[Any], j: int) -> int:
     n = 0
-    while j < len(toks) and _is_marker(toks[j]) and n < 6:
-        j += 1
+    while j < len(toks) and n < 6:
+        tie = next((len(t) for t in _TIES if tuple(x.lower_ for x in toks[j : j + len(t)]) == t), 0)
+        if not tie and not _is_marker(toks[j]):
+            break
+        j += max(tie, 1)
         n += 1
     return j
 
@@ -280,7 +317,7 @@ def _q_start(toks: Sequence[Any], j: int, strict: bool = False) -> str | None:
             return None  # "Will Parker", "May Chen": a name, not a question
         if nxt.pos_ in {"PRON", "DET", "NOUN", "PROPN", "NUM"} or nxt.tag_ == "VBG":
             return "aux"
-        if nxt.lower_ in {"there", "u", "ya", "y'all"}:
+        if nxt.lower_ in {"there", "that", "this", "it", "u", "ya", "y'all"}:
             return "aux"
         if nxt.pos_ == "ADJ" and k + 1 < len(toks) and toks[k + 1].pos_ in {"NOUN", "PROPN"}:
             return "aux"  # "Are gold rings ..."
@@ -352,7 +389,7 @@ def _strip_greeting(toks: Sequence[Any]) -> int:
     for j in (1, k):
         while j < len(toks) and (toks[j].is_punct or toks[j].is_space) and toks[j].text != "?":
             j += 1
-        if _q_start(toks, j) or _indirect(toks, j):
+        if _q_start(toks, j) or _indirect(toks, j) or _declarative(toks, j) or _request(toks, j):
             return j
     return 0
 
@@ -361,6 +398,18 @@ def _strip_greeting(toks: Sequence[Any]) -> int:
 # 2 weeks", "can i return it i dont like the colour"): a subject pronoun right after a word
 # that cannot take it as its object or clause.
 _RUN_ON_SUBJECTS = {"i", "its", "it's", "im", "i'm", "ive", "i've", "we", "theres", "thats"}
+_TAKES_RELATIVE = {
+    "anywhere",
+    "somewhere",
+    "anything",
+    "something",
+    "anyone",
+    "someone",
+    "anybody",
+    "somebody",
+    "way",
+    "place",
+}
 _TAKES_CLAUSE = {
     "know",
     "think",
@@ -386,11 +435,19 @@ _TAKES_CLAUSE = {
 }
 
 
+def _punctuates(tok: Any) -> bool:
+    if not (tok.is_punct or _is_boundary(tok)):
+        return False
+    inside_word = tok.text in {"-", "/", "'", "’"} and not tok.whitespace_
+    return not (inside_word and tok.i > 0 and not tok.doc[tok.i - 1].whitespace_)
+
+
 def _run_on_breaks(toks: Sequence[Any], begin: int) -> list[int]:
     inner = toks[begin:-1]
     # Only in unpunctuated sentences: with a "?" at its end, "How long do I have to send
-    # back an item I'm not happy with?" is one question.
-    if any(t.is_punct or _is_boundary(t) for t in inner) or _ends_with_question_mark(toks):
+    # back an item I'm not happy with?" is one question. (A hyphen inside a word or a
+    # range, "3-5 weeks", "e-mail", punctuates no sentence.)
+    if any(_punctuates(t) for t in inner) or _ends_with_question_mark(toks):
         return []
     out = []
     for i in range(begin + 3, len(toks) - 1):
@@ -398,7 +455,11 @@ def _run_on_breaks(toks: Sequence[Any], begin: int) -> list[int]:
         after_wh = any(t.lower_ in _WH for t in toks[max(begin, i - 3) : i])
         if (
             tok.pos_ == "AUX"
-            and nxt.lower_ in {"i", "you", "u", "we", "it"}
+            and nxt.lower_ in {"i", "you", "u", "we", "it", "that", "this", "there"}
+            # "the best part is that it arrived", "the thing is there are none": a clause
+            # after "is", not a question
+            and nxt.dep_ != "mark"
+            and not (i + 2 < len(toks) and toks[i + 2].tag_ in {"VBZ", "VBP", "VBD"})
             and prev.pos_ not in {"AUX", "PART", "SCONJ", "CCONJ"}
             and prev.lower_ not in _TAKES_CLAUSE
             and not after_wh  # "how much time do i have": the auxiliary of that question
@@ -416,8 +477,9 @@ def _run_on_breaks(toks: Sequence[Any], begin: int) -> list[int]:
             tok.lower_ in _RUN_ON_SUBJECTS
             and prev.pos_ not in {"ADP", "SCONJ", "CCONJ", "DET", "AUX", "PART"}
             and prev.lower_ not in _TAKES_CLAUSE
-            # "the ring i ordered": a relative clause, no new sentence
+            # "the ring i ordered", "anywhere we could see them": a relative clause
             and not (prev.pos_ == "NOUN" and nxt.tag_ == "VBD")
+            and prev.lower_ not in _TAKES_RELATIVE
             and (nxt.pos_ in {"AUX", "VERB"} or tok.lower_ in {"its", "im", "ive", "theres"})
         ):
             out.append(i)
@@ -468,14 +530,14 @@ def _sentence_questions(toks: Sequence[Any]) -> tuple[int, list[tuple[int, int]]
     # "Who knew!", "How lovely!": a wh-word opening an exclamation asks nothing.
     exclaims = not ends_q and toks[-1].text == "!"
     first: int | None = None
-    start_kind = _q_start(toks, begin)
+    start_kind = _q_start(toks, begin) or _declared(toks, begin)
     indirect = _indirect(toks, begin)
     if (start_kind and not (start_kind == "wh" and exclaims)) or indirect:
         first = begin
     else:
         for _, j, conn in starts:
             strict = not ends_q and conn in {",", "run-on"}
-            if _q_start(toks, j, strict=strict) or _indirect(toks, j):
+            if _q_start(toks, j, strict=strict) or _indirect(toks, j) or _declared(toks, j):
                 # "If I order today, will it ..." keeps its frame; "My ring arrived
                 # damaged, can I ..." leaves the statement out of the question's span.
                 first = begin if _is_frame_prefix(toks[begin:j]) else j
@@ -495,7 +557,9 @@ def _sentence_questions(toks: Sequence[Any]) -> tuple[int, list[tuple[int, int]]
             continue
         if boundary <= a or j <= a:
             continue
-        kind = _q_start(toks, j, strict=not ends_q and conn in {",", "run-on"})
+        kind = _q_start(toks, j, strict=not ends_q and conn in {",", "run-on"}) or _declared(
+            toks, j
+        )
         if (
             not kind
             and indirect
@@ -516,6 +580,7 @@ def _sentence_questions(toks: Sequence[Any]) -> tuple[int, list[tuple[int, int]]
         left_asks = (
             a_embedded
             or _q_start(toks, a)
+            or _declared(toks, a)
             or _indirect(toks, a)
             or any(_q_start(toks, j2) for _, j2, _c in starts if a < j2 < boundary)
         )
@@ -545,9 +610,137 @@ def _trim(toks: Sequence[Any], a: int, b: int) -> tuple[int, int]:
         or toks[b - 1].text in _BOUNDARY_PUNCT
         or toks[b - 1].lower_ in _SPLIT_CC
         or toks[b - 1].lower_ in {"if", "whether"}  # "Can I pay with Klarna and if so, ..."
+        # "... two codes and 2) when is ...": the next item's number
+        or (toks[b - 1].like_num and b < len(toks) and toks[b].text in {")", "."})
     ):
         b -= 1
     return a, b
+
+
+# --- what spaCy reads -------------------------------------------------------------------
+
+# Texting shorthand, spelled out before parsing: spaCy tags "u" and "r" as nouns or
+# unknown words, so "r u open on sundays" or "cn i pay w klarna" parse as no question at
+# all. Only words with one common reading are here ("y", "4", "k" are not).
+_SHORTHAND = {
+    "u": "you",
+    "r": "are",
+    "ur": "your",
+    "pls": "please",
+    "plz": "please",
+    "plss": "please",
+    "plse": "please",
+    "cn": "can",
+    "cud": "could",
+    "cld": "could",
+    "wud": "would",
+    "wld": "would",
+    "shud": "should",
+    "wat": "what",
+    "wut": "what",
+    "wen": "when",
+    "hav": "have",
+    "abt": "about",
+    "bc": "because",
+    "cuz": "because",
+    "coz": "because",
+    "ppl": "people",
+    "w/": "with",
+    "w": "with",
+    "n": "and",
+    "thx": "thanks",
+    "thnx": "thanks",
+    "tho": "though",
+    "thru": "through",
+    "rn": "right now",
+    "b4": "before",
+    "pkg": "package",
+    "til": "until",
+    "idk": "I don't know",
+    "lmk": "let me know",
+    "lemme": "let me",
+}
+# "ur" is "you're" before these ("ur open on sundays?"), "your" elsewhere ("ur logo").
+_YOURE_BEFORE = {"open", "closed", "able", "not", "still", "going", "gonna", "located", "based"}
+# Shorthand that is a word only after these: "will it b insured", "want 2 know".
+_SHORTHAND_AFTER = {
+    "b": ({"will", "can", "could", "would", "should", "to", "might", "must", "it", "i"}, "be"),
+    "2": ({"want", "need", "like", "love", "going", "able", "wants", "needs"}, "to"),
+}
+# ... and then only before a verb ("want 2 know", not "like 2 rings").
+_VERB_AFTER_2 = {"know", "ask", "check", "return", "cancel", "change", "exchange", "order"}
+_SHORT_WORD = re.compile(r"(?<![\w'’./@#-])(w/|[a-z0-9]+)(?![\w'’/@-]|\.\w|\))", re.I)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A run of the customer's own text as spaCy reads it, and the way back to the e-mail."""
+
+    norm: str  # the text parsed: shouting lowered, shorthand spelled out
+    begins: tuple[int, ...]  # per character of `norm`: its first character in the e-mail
+    ends: tuple[int, ...]  # ... and the end of the e-mail text it stands for
+    item: bool  # a list item ("- ...", "2) ..."), read without its marker
+
+    def span(self, a: int, b: int) -> tuple[int, int]:
+        """The e-mail offsets of norm[a:b]."""
+        return self.begins[a], self.ends[b - 1]
+
+
+def _read_unit(text: str, a: int, b: int) -> _Unit | None:
+    item = LIST_ITEM.match(text[a:b])
+    if item:
+        a += item.end()
+    raw = text[a:b]
+    if not raw.strip():
+        return None
+    norm, begins, ends = _spell_out(_for_parser(raw))
+    return _Unit(norm, tuple(a + x for x in begins), tuple(a + x for x in ends), bool(item))
+
+
+def _spell_out(raw: str) -> tuple[str, list[int], list[int]]:
+    """`raw` with texting shorthand spelled out, and where each character came from."""
+    out: list[str] = []
+    begins: list[int] = []
+    ends: list[int] = []
+    done = 0
+    words = list(_SHORT_WORD.finditer(raw))
+    for n, match in enumerate(words):
+        full = _spelled(match.group(1), words[n - 1].group(1) if n else "", raw[match.end() :])
+        if full is None:
+            continue
+        kept = raw[done : match.start()]
+        out.append(kept)
+        begins.extend(range(done, match.start()))
+        ends.extend(range(done + 1, match.start() + 1))
+        out.append(full)
+        begins.extend([match.start()] * len(full))
+        ends.extend([match.end()] * len(full))
+        done = match.end()
+    out.append(raw[done:])
+    begins.extend(range(done, len(raw)))
+    ends.extend(range(done + 1, len(raw) + 1))
+    return "".join(out), begins, ends
+
+
+def _spelled(word: str, before: str, after: str) -> str | None:
+    """What `word` stands for, between the word `before` it and the text `after` it."""
+    lower, before = word.lower(), before.lower()
+    next_word = (after.split()[:1] or [""])[0].lower()
+    if before == "size" or (len(word) == 1 and word.isupper() and word not in {"U", "R"}):
+        return None  # "size r" is a UK ring size; "N", "W" are initials
+    full = _SHORTHAND.get(lower)
+    if lower in _SHORTHAND_AFTER:
+        words, meaning = _SHORTHAND_AFTER[lower]
+        full = meaning if before in words else None
+        if lower == "2" and next_word not in _VERB_AFTER_2:
+            full = None
+    if lower == "ur" and next_word in _YOURE_BEFORE:
+        full = "you're"
+    if lower in {"w", "n"} and not next_word[:1].isalpha():
+        full = None  # "plan w." / "n/a": no word follows, so no "with" / "and"
+    if full is None or lower == full:
+        return None
+    return full[0].upper() + full[1:] if word[0].isupper() else full
 
 
 def _for_parser(unit: str) -> str:
@@ -559,46 +752,328 @@ def _for_parser(unit: str) -> str:
     return lowered if shouted and len(lowered) == len(unit) else unit
 
 
-def find_questions(text: str, nlp: Any, parts: EmailParts | None = None) -> list[Question]:
+# --- questions without the usual form ----------------------------------------------------
+
+_YOU = {"you", "ya", "y'all", "yall"}
+_YOU_GROUP = {"guys", "all", "folks", "people"}
+# "you ship to Canada", "you guys do payment plans", "u have a store in NYC i could walk
+# into": a second-person statement about what the store does, written without "?" (the
+# texting way of asking). Only verbs of what a store offers, in the present tense; "you
+# have my address" (what the customer gave) and "you do amazing work" (praise) state.
+_STORE_VERBS = {
+    "have",
+    "ship",
+    "deliver",
+    "take",
+    "accept",
+    "sell",
+    "offer",
+    "do",
+    "make",
+    "provide",
+    "allow",
+    "charge",
+    "repair",
+    "fix",
+    "service",
+    "carry",
+    "stock",
+    "resize",
+    "engrave",
+    "refund",
+    "exchange",
+    "price",
+}
+_PRAISE = {
+    "amazing",
+    "beautiful",
+    "lovely",
+    "great",
+    "gorgeous",
+    "stunning",
+    "nice",
+    "wonderful",
+    "fantastic",
+    "best",
+    "good",
+    "excellent",
+    "helpful",
+    "incredible",
+    "awesome",
+}
+
+
+def _declared(toks: Sequence[Any], j: int) -> str | None:
+    """ "decl" when the clause at token j asks what the store does in a statement's form."""
+    return "decl" if _declarative(toks, j) else None
+
+
+def _declarative(toks: Sequence[Any], j: int) -> bool:
+    j = _skip_markers(toks, j)
+    if j >= len(toks) or toks[j].lower_ not in _YOU:
+        return False
+    # Only written the texting way: "You have a new customer for life." is a compliment,
+    # and a writer with capitals and full stops asks with "?".
+    first = toks[_skip_markers(toks, 0)].text if toks else ""
+    if first[:1].isupper() or toks[-1].text in {".", "!"}:
+        return False
+    k = j + 1
+    while k < len(toks) and (toks[k].lower_ in _YOU_GROUP or toks[k].lower_ in {"also", "still"}):
+        k += 1
+    if k + 1 >= len(toks):
+        return False
+    verb, nxt = toks[k], toks[k + 1]
+    if verb.tag_ not in {"VBP", "VB"} or verb.lemma_.lower() not in _STORE_VERBS:
+        return False
+    if nxt.lower_ in {"my", "our", "me", "us", "been", "such", "so", "to"}:
+        return False  # "you have my address", "you have been great", "you have to ..."
+    return not any(t.lower_ in _PRAISE for t in toks[k + 1 :])
+
+
+# Requests for an action the store's FAQ speaks about: "Please cancel my order", "I'd like
+# to return them", "I want to exchange it for a size 7". The agent must answer these as
+# much as a question, so `find_questions(..., requests=True)` returns them (kind
+# "request"), and `answer_email` keeps those the FAQ engine is confident about: the
+# cancel, return and exchange policies are the answer. "Please send the invoice to my
+# office" is no policy question, and the agent handles it without a suggestion.
+_ACTION = (
+    # "return my call", "change my address / e-mail / phone number": no FAQ policy speaks
+    # about those, however confident the engine is about the words "return" and "change".
+    r"(?!(?:return|change|switch|fix)\s+(?:\w+\s+){0,2}(?:call|calls|e-?mails?|messages?"
+    r"|address|phone|number|name|password|details)\b)"
+    r"(?:cancel|return|exchange|swap|switch|change|resize|refund|track|repair|fix"
+    r"|get\s+(?:a\s+|my\s+|the\s+|all\s+my\s+)?(?:full\s+)?(?:refund|money)"
+    r"|send\s+(?:it|them|this|the\s+\w+|my\s+\w+)\s+back)\b"
+)
+_POLITE = r"(?:(?:please|kindly|just|also|now|then|and|so|but)[\s,]+)*"
+_ACTED_ON = {"my", "our", "the", "this", "that", "these", "it", "them", "order", "me"}
+_REQUEST = re.compile(
+    rf"^{_POLITE}"
+    r"(?:"
+    rf"(?:(?:i|we)(?:'d|’d|\s+would|\s+really)?\s+|would\s+)"
+    rf"(?:like|love|want|wish|need)\s+to\s+{_POLITE}{_ACTION}"
+    rf"|(?:i|we)\s+(?:want|need|wish)\s+to\s+{_POLITE}{_ACTION}"
+    rf"|(?P<imperative>{_ACTION})"
+    r")",
+    re.I,
+)
+
+
+def _request(toks: Sequence[Any], j: int) -> bool:
+    """Whether the clause at token j asks the store to do something its FAQ covers."""
+    j = _skip_markers(toks, j)
+    match = _REQUEST.match(_text_from(toks, j))
+    if match is None:
+        return False
+    if match.group("imperative") is None:
+        return True
+    # "Return policy?" and "Change of plans" are nouns: an imperative is a bare verb (or,
+    # first in its sentence, a word spaCy calls a name before what it acts on: "Cancel
+    # order KNT-1001 please").
+    at = toks[0].doc.text.find(match.group("imperative"), toks[j].idx)
+    k = next((n for n in range(j, len(toks)) if toks[n].idx >= at), None)
+    if k is None or any(c.dep_ == "nsubj" for c in toks[k].children):
+        return False
+    acts_on = k + 1 < len(toks) and toks[k + 1].lower_ in _ACTED_ON
+    return bool(toks[k].tag_ == "VB" or (k == _skip_markers(toks, 0) and acts_on))
+
+
+# --- lists under a lead-in ----------------------------------------------------------------
+
+# The sentence before a list that makes its items questions: one that asks and runs into
+# the list ("Could you tell me:", "I'd like to know:", "Please advise on the following:"),
+# or names questions or information ("I have a few questions:", "I'd love some info on:",
+# "Couple of things:"). Under it an item asks even as a fragment ("- whether I can order by
+# phone", "- payment plans"); under "Here is what I ordered:" or "I received the following
+# items:" an item ("- a white gold band") states.
+_LIST_LEAD = re.compile(
+    r"\b(?:questions?|queries|query|wondering|curious"
+    r"|(?:info|information|details|advice|clarification)\s+(?:on|about|regarding|re|for)\b"
+    r"|(?:some|more|any|few|further)\s+(?:info|information|details|advice)\b"
+    r"|(?:couple|few)\s+(?:of\s+)?(?:things|points|quick\s+ones|ones)\b"
+    r"|things\s+(?:to|i(?:'d|’d|\s+would)?\s+(?:like|love|need|want)\s+to)\s+(?:know|ask|check))",
+    re.I,
+)
+# A lead-in runs into its list: it ends with ":" or with no full stop ("can you tell me"),
+# unless it names the list ("... the following points.", "listed below.").
+_RUNS_ON = re.compile(r"(?::|[^.?!:;\W])\W*$|\b(?:following|below)\b", re.I)
+
+
+@dataclass
+class _LeadIn:
+    text: str  # the lead-in sentence as read: the items' context for the FAQ search
+    own: list[Question]  # what was taken for a question in it ("Could you tell me")
+    colon: bool  # it ends with ":": items may follow without a marker ("whether ...")
+
+
+def _lead_in(toks: Sequence[Any], own: list[Question]) -> _LeadIn | None:
+    said = _text_from(toks, 0)
+    if _RUNS_ON.search(said) and (own or _LIST_LEAD.search(said)):
+        return _LeadIn(said, own, said.rstrip().endswith(":"))
+    return None
+
+
+def _bare_item(unit: _Unit, sents: list[list[Any]]) -> bool:
+    """A line under a lead-in ending in ":" that is an item without a marker: one short line
+    that starts like an embedded question ("whether you ship to Canada") or names a topic
+    ("payment plans"); a sentence of its own ends the list."""
+    if "\n" in unit.norm or len(sents) != 1:
+        return False
+    toks = sents[0]
+    j = _skip_markers(toks, 0)
+    if j < len(toks) and (toks[j].lower_ in _EMBEDDED or toks[j].lower_ == "that"):
+        return True
+    finite = any(t.tag_ in {"VBD", "VBZ", "VBP", "MD"} for t in toks)
+    return _words(toks) <= 6 and not finite
+
+
+def _is_fragment(toks: Sequence[Any]) -> bool:
+    """A list item that asks under a lead-in: anything but a statement about the customer
+    ("- I ordered it on Monday"); "whether ...", "that ...", "payment plans" all ask."""
+    j = _skip_markers(toks, 0)
+    if j >= len(toks) or _words(toks) < 1 or toks[j].lower_ in {"thank", "thanks"}:
+        return False
+    if toks[j].lower_ in _EMBEDDED or toks[j].lower_ == "that":
+        return True
+    return not any(
+        t.dep_ in {"nsubj", "nsubjpass"} and t.lower_ in {"i", "we"} and t.head.dep_ == "ROOT"
+        for t in toks
+    )
+
+
+# --- putting it together -------------------------------------------------------------------
+
+
+def _sentences(doc: Any) -> list[list[Any]]:
+    """The sentences of a parsed unit as token lists, without edge spaces."""
+    out = []
+    for sent in doc.sents:
+        toks = list(sent)
+        while toks and toks[-1].is_space:
+            toks.pop()
+        while toks and toks[0].is_space:
+            toks.pop(0)
+        if toks:
+            out.append(toks)
+    return out
+
+
+def _request_range(toks: Sequence[Any], begin: int) -> tuple[int, int] | None:
+    """Where a request for an action is in a sentence that asks nothing: from its start to
+    the statement that may follow it ("Cancel it please, I ordered the wrong stone.")."""
+    starts = _clause_starts(toks, begin)
+    for a in [begin, *(j for _, j, _conn in starts)]:
+        if _request(toks, a):
+            ends = (
+                boundary
+                for boundary, j, conn in starts
+                if j > a and conn in {",", "run-on"} and toks[j].dep_ in {"nsubj", "nsubjpass"}
+            )
+            return a, next(ends, len(toks))
+    return None
+
+
+def _sentence_found(
+    email: str, unit: _Unit, toks: Sequence[Any], requests: bool, before: str = ""
+) -> list[Question]:
+    """The questions (and, with `requests`, requests for an action) of one sentence.
+
+    `before` is the sentence before it: the lead of a question that names nothing itself
+    ("I ordered a 7 and got a 6." for "What do I do now?").
+    """
+    begin, ranges = _sentence_questions(toks)
+    kind = "question"
+    if not ranges and requests and _words(toks[begin:]) >= 2:
+        found = _request_range(toks, begin)
+        ranges, kind = ([found] if found else []), "request"
+    out = []
+    for n, (a, b) in enumerate(ranges):
+        a, b = _trim(toks, a, b)
+        if b <= a or _words(toks[a:b]) < 2:
+            continue
+        said = _text_from(toks[:b], a)
+        start, end = unit.span(toks[a].idx, toks[b - 1].idx + len(toks[b - 1].text))
+        text = email[start:end]
+        if _SMALL_TALK.match(said) or (
+            "?" not in said and (_OFFER.match(said) or is_title_case_name(text))
+        ):
+            continue
+        lead = ""
+        if n == 0 and a > begin:
+            lead_a, lead_b = _trim(toks, begin, a)
+            if lead_b > lead_a:
+                lead = _text_from(toks[:lead_b], lead_a)
+        if not lead and not _names_something(toks[a:b]):
+            lead = before
+        out.append(Question(text, start, end, lead, said, kind))
+    return out
+
+
+_EMPTY_NOUNS = {"thing", "things", "way", "anything", "something", "one", "lot", "bit"}
+_EMPTY_VERBS = {"do", "be", "have", "get", "go", "happen", "take", "work", "make", "mean"}
+
+
+def _names_something(toks: Sequence[Any]) -> bool:
+    """Whether a question names what it is about ("the ring", "Klarna", "return it"); "is
+    that possible?", "how long will that take?" and "what do I do now?" do not."""
+    return any(
+        (t.pos_ in {"NOUN", "PROPN", "NUM"} and t.lower_ not in _EMPTY_NOUNS)
+        or (t.pos_ == "VERB" and t.lemma_.lower() not in _EMPTY_VERBS)
+        for t in toks
+    )
+
+
+def _item_found(
+    email: str, unit: _Unit, sents: list[list[Any]], lead_in: _LeadIn, requests: bool
+) -> list[Question]:
+    """The questions of a list item under a lead-in: its own, or the item itself."""
+    found = [q for toks in sents for q in _sentence_found(email, unit, toks, requests)]
+    toks = [t for sent in sents for t in sent]
+    if found or not _is_fragment(toks):
+        return found
+    a, b = _trim(toks, 0, len(toks))
+    if b <= a or _words(toks[a:b]) < 1:
+        return []
+    said = _text_from(toks[:b], a)
+    start, end = unit.span(toks[a].idx, toks[b - 1].idx + len(toks[b - 1].text))
+    return [Question(email[start:end], start, end, lead_in.text, said)]
+
+
+def find_questions(
+    text: str, nlp: Any, parts: EmailParts | None = None, *, requests: bool = False
+) -> list[Question]:
     """The customer's own questions in an e-mail, in order, with their exact spans.
 
     `nlp` is the full spaCy pipeline (`bot.staff.nlp.full_pipeline`). Only the first
-    MAX_EMAIL_CHARS characters of the customer's own text are analysed.
+    MAX_EMAIL_CHARS characters of the customer's own text are analysed. With `requests`,
+    requests for an action the FAQ may cover ("Please cancel my order.") come too, as
+    questions of kind "request".
     """
     parts = parts or read_email(text)
-    units = [u for u in parts.body if parts.text[u[0] : u[1]].strip()]
+    units = [u for u in (_read_unit(parts.text, a, b) for a, b in parts.body) if u]
     if not units:
         return []
     found: list[Question] = []
+    lead_in: _LeadIn | None = None
+    before = ""  # the sentence read last
     # NER is not needed to find questions and costs half of the pipeline's time.
-    docs = nlp.pipe([_for_parser(parts.text[a:b]) for a, b in units], disable=["ner"])
-    for (offset, _end), doc in zip(units, docs, strict=True):
-        for sent in doc.sents:
-            toks = [t for t in sent]
-            while toks and toks[-1].is_space:
-                toks.pop()
-            while toks and toks[0].is_space:
-                toks.pop(0)
-            if not toks:
-                continue
-            begin, ranges = _sentence_questions(toks)
-            for n, (a, b) in enumerate(ranges):
-                a, b = _trim(toks, a, b)
-                if b <= a or _words(toks[a:b]) < 2:
-                    continue
-                start = offset + toks[a].idx
-                end = offset + toks[b - 1].idx + len(toks[b - 1].text)
-                q = text[start:end]
-                if _SMALL_TALK.match(q) or (
-                    "?" not in q and (_OFFER.match(q) or is_title_case_name(q))
-                ):
-                    continue
-                lead = ""
-                if n == 0 and a > begin:
-                    lead_a, lead_b = _trim(toks, begin, a)
-                    if lead_b > lead_a:
-                        lead = _text_from(toks[:lead_b], lead_a)
-                found.append(Question(q, start, end, lead))
+    docs = nlp.pipe([u.norm for u in units], disable=["ner"])
+    for unit, doc in zip(units, docs, strict=True):
+        sents = _sentences(doc)
+        if lead_in is not None and (unit.item or (lead_in.colon and _bare_item(unit, sents))):
+            asked = _item_found(text, unit, sents, lead_in, requests)
+            if asked and lead_in.own:
+                # "Could you tell me:" only introduced the list: its items are the questions.
+                found = [q for q in found if all(q is not own for own in lead_in.own)]
+                lead_in.own = []
+            found += asked
+            continue
+        own: list[Question] = []
+        for toks in sents:
+            own = _sentence_found(text, unit, toks, requests, before)
+            found += own
+            before = _text_from(toks, 0)
+        lead_in = _lead_in(sents[-1], own) if sents and not unit.item else None
     return found
 
 

@@ -159,6 +159,23 @@ def draft_reply(
     return "\n\n".join(paragraphs)
 
 
+def _answer_questions(engine: FaqEngine, questions: Sequence[Question]) -> list[AnsweredQuestion]:
+    """The FAQ's top entries for each question. A request for an action ("Please cancel my
+    order.") is kept only when the FAQ engine is confident about it: then a policy answers
+    it (the cancel policy); otherwise it is no FAQ matter and the agent just does it."""
+    answers: list[AnsweredQuestion] = []
+    for question in questions:
+        if len(answers) >= MAX_QUESTIONS:
+            answers.append(AnsweredQuestion(question, [], False, searched=False))
+            continue
+        suggestions, confident = faq_suggestions(engine, question.query)
+        answered = confident and bool(suggestions)
+        if question.kind == "request" and not answered:
+            continue
+        answers.append(AnsweredQuestion(question, suggestions, answered))
+    return answers
+
+
 def answer_email(
     engine: FaqEngine,
     nlp: Any,
@@ -176,14 +193,7 @@ def answer_email(
     analysed; the draft says so.
     """
     parts = read_email(text)
-    questions = find_questions(text, nlp, parts)
-    answers = []
-    for n, question in enumerate(questions):
-        if n >= MAX_QUESTIONS:
-            answers.append(AnsweredQuestion(question, [], False, searched=False))
-            continue
-        suggestions, confident = faq_suggestions(engine, question.query)
-        answers.append(AnsweredQuestion(question, suggestions, confident and bool(suggestions)))
+    answers = _answer_questions(engine, find_questions(text, nlp, parts, requests=True))
 
     order = None
     number = email_order_number(text, parts)
