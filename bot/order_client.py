@@ -36,21 +36,24 @@ class OrderClient:
         self,
         settings: Settings,
         transport: httpx.AsyncBaseTransport | None = None,
-        actor: str | None = None,
+        staff: bool = False,
     ):
+        """`staff=True`: the gateway's client for its console, with ORDERS_STAFF_TOKEN (the
+        only token of `/v1/staff/...`); the action server never has it."""
         self._base = settings.orders_url.rstrip("/")
-        # Who asks, for the backend's audit log.
-        self._extra = {"X-Actor": actor} if actor else {}
-        self._headers = {"Authorization": f"Bearer {settings.orders_api_token.get_secret_value()}"}
+        token = settings.orders_staff_token if staff else settings.orders_api_token
+        self._headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         self._timeout = settings.orders_timeout_seconds
         self._transport = transport
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(
+        self, path: str, body: dict[str, Any], actor: str | None = None
+    ) -> dict[str, Any]:
+        # `actor`: who asks, for the backend's audit log.
+        headers = {**self._headers, "X-Actor": actor} if actor else self._headers
         try:
             async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as c:
-                r = await c.post(
-                    f"{self._base}{path}", json=body, headers={**self._headers, **self._extra}
-                )
+                r = await c.post(f"{self._base}{path}", json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise OrderBackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if r.status_code == 404:
@@ -76,9 +79,12 @@ class OrderClient:
     async def lookup(self, order_number: str, email: str) -> dict[str, Any]:
         return await self._post("/v1/orders/lookup", {"order_number": order_number, "email": email})
 
-    async def describe(self, order_number: str) -> dict[str, Any]:
-        """An order by number alone, with what the rules allow now (staff tools only)."""
-        return await self._post("/v1/orders/describe", {"order_number": order_number})
+    async def describe(self, order_number: str, actor: str) -> dict[str, Any]:
+        """An order by number alone, with what the rules allow now (a `staff=True` client
+        only; `actor` names the agent in the backend's audit log)."""
+        return await self._post(
+            "/v1/staff/orders/describe", {"order_number": order_number}, actor=actor
+        )
 
     async def create_return(self, **body: Any) -> dict[str, Any]:
         return await self._post("/v1/orders/returns", body)

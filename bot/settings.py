@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         SecretStr("local-dev-orders-token"),
         description="Bearer token between the action server and the order backend.",
     )
+    orders_staff_token: SecretStr = Field(
+        SecretStr("local-dev-orders-staff-token"),
+        description="Bearer token of the order backend's staff routes (any order by number); "
+        "only the gateway holds it, never the action server.",
+    )
     verification_ttl_seconds: int = Field(
         900, description="How long a verified order stays verified in a conversation."
     )
@@ -167,6 +172,7 @@ class Settings(BaseSettings):
         for name, value, placeholder in (
             ("RASA_TOKEN", self.rasa_token, "local-dev-token"),
             ("ORDERS_API_TOKEN", self.orders_api_token, "local-dev-orders-token"),
+            ("ORDERS_STAFF_TOKEN", self.orders_staff_token, "local-dev-orders-staff-token"),
             ("GATEWAY_SECRET", self.gateway_secret, "local-dev-gateway-secret"),
         ):
             if value.get_secret_value() == placeholder:

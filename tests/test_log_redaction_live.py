@@ -70,6 +70,7 @@ def test_the_action_servers_log_is_redacted(settings: Settings, tmp_path: Path) 
         assert "don't know" in r.json()["responses"][0]["text"]
     log = (tmp_path / "logs" / "actions.log").read_text(encoding="utf-8", errors="replace")
     assert "could not record unanswered question" in log
+    assert "Logging error" not in log
     assert "[email]" in log and "[order]" in log and "[name]" in log
     _assert_redacted(log)
 
@@ -86,6 +87,10 @@ def test_the_gateways_log_is_redacted(settings: Settings, tmp_path: Path) -> Non
     )
     with Supervisor(Path.cwd(), log_dir=tmp_path / "logs", echo=False) as sup:
         sup.start([stack.gateway(s)], on_status=lambda _: None)
+        # Some requests: uvicorn's access log must still be written (its formatter reads
+        # the record's arguments).
+        for path in ("/healthz", "/staff/login", "/widget.js"):
+            assert httpx.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code == 200
         # The refused origin is logged as sent: here it carries a name and an address.
         with (
             contextlib.suppress(InvalidStatus),
@@ -97,6 +102,8 @@ def test_the_gateways_log_is_redacted(settings: Settings, tmp_path: Path) -> Non
             pass
     log = (tmp_path / "logs" / "gateway.log").read_text(encoding="utf-8", errors="replace")
     assert "refused a widget connection" in log
+    assert '"GET /staff/login HTTP/1.1" 200' in log
+    assert "Logging error" not in log and "Traceback" not in log
     # Names are found by spaCy's NER in sentences; inside a URL it does not see them, so
     # here only the patterns are checked (the action server's test checks names).
     _assert_redacted(log, names=False)

@@ -636,7 +636,11 @@ def test_seed_command_migrates_then_seeds_once(
         assert "nothing seeded" in capsys.readouterr().out
         assert count(url, Order) == len(DEMO)
     production = settings_for(
-        fresh, environment="production", rasa_token="r" * 32, gateway_secret="g" * 32
+        fresh,
+        environment="production",
+        rasa_token="r" * 32,
+        gateway_secret="g" * 32,
+        orders_staff_token="s" * 32,
     )
     assert seed_command(production) == 1
     assert "only when ENVIRONMENT is 'local'" in capsys.readouterr().out
@@ -644,7 +648,11 @@ def test_seed_command_migrates_then_seeds_once(
 
 def test_admin_seed_refused_outside_local(database: str) -> None:
     settings = settings_for(
-        database, environment="production", rasa_token="r" * 32, gateway_secret="g" * 32
+        database,
+        environment="production",
+        rasa_token="r" * 32,
+        gateway_secret="g" * 32,
+        orders_staff_token="s" * 32,
     )
     with TestClient(create_app(settings), headers=AUTH) as client:
         response = client.post("/v1/admin/seed")

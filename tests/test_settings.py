@@ -8,7 +8,12 @@ from pydantic import ValidationError
 from bot import stack
 from bot.settings import Settings
 
-REAL = {"rasa_token": "r" * 32, "orders_api_token": "o" * 32, "gateway_secret": "g" * 32}
+REAL = {
+    "rasa_token": "r" * 32,
+    "orders_api_token": "o" * 32,
+    "orders_staff_token": "s" * 32,
+    "gateway_secret": "g" * 32,
+}
 
 
 @pytest.mark.parametrize("name", sorted(REAL))

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from bot.gateway.tokens import TokenSigner
 from bot.settings import PROJECT_ROOT
-from bot.staff.accounts import AccountError, StaffAccounts
+from bot.staff.accounts import AccountError, LoginLocked, StaffAccounts
 
 from .staff_helpers import CONSOLE, PASSWORD, SHOP, Agent, add_agent, gateway, staff_settings
 
@@ -270,3 +271,70 @@ def test_no_password_in_clear_in_the_database_or_the_logs(s, caplog):
     assert stored.startswith("$argon2id$")
     # The session cookie's token is kept only as its hash, too.
     assert cookie_token not in dump
+
+
+def test_attempts_sent_all_at_once_cannot_slip_past_the_lock_out(settings, tmp_path):
+    s = staff_settings(settings, tmp_path)
+    user = add_agent(s)
+    accounts = StaffAccounts(s.database_url, lockout_attempts=5, lockout_seconds=60)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(24)
+
+    def attempt(password: str) -> None:
+        barrier.wait()
+        try:
+            accounts.authenticate(user.email, password)
+            outcomes.append("ok")
+        except LoginLocked:
+            outcomes.append("locked")
+        except AccountError:
+            outcomes.append("wrong")
+
+    threads = [threading.Thread(target=attempt, args=(f"guess number {i}",)) for i in range(23)]
+    threads.append(threading.Thread(target=attempt, args=(PASSWORD,)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # At most five passwords were ever checked; everything after them was locked out.
+    assert outcomes.count("wrong") + outcomes.count("ok") <= 5
+    assert outcomes.count("locked") >= 19
+    if "ok" not in outcomes:
+        with pytest.raises(LoginLocked):
+            accounts.authenticate(user.email, PASSWORD)
+    accounts.unlock(user.email)
+    assert accounts.authenticate(user.email, PASSWORD).id == user.id
+
+
+def test_one_address_may_try_ten_logins_a_minute(s):
+    with gateway(s) as client:
+        codes = [
+            _login(client, f"x{i}@example.com", "whatever it is").status_code for i in range(11)
+        ]
+    assert codes[:10] == [401] * 10
+    assert codes[10] == 429
+
+
+def test_a_huge_body_is_refused_before_it_is_read(s):
+    with gateway(s) as client:
+        r = client.post(
+            "/api/staff/login",
+            content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+            headers={"origin": CONSOLE, "content-type": "application/json"},
+        )
+    assert r.status_code == 413
+
+
+def test_logging_out_closes_the_live_feed_and_a_typing_frame_for_nothing_is_ignored(s):
+    user = add_agent(s)
+    with gateway(s) as client:
+        agent = Agent(client, user)
+        with agent.socket() as ws:
+            ws.send_json({"type": "typing", "conversation_id": "web-nothing", "on": True})
+            ws.send_json({"type": "ping"})
+            assert ws.receive_json()["type"] in ("pong", "agents")
+            assert agent.post("/api/staff/logout").status_code == 204
+            with pytest.raises(WebSocketDisconnect) as closed:
+                for _ in range(5):
+                    ws.receive_json()
+            assert closed.value.code == 4401

@@ -430,3 +430,49 @@ def test_a_person_offered_after_a_miss_arrives_in_the_queue_with_that_reason(s, 
         assert [(c["conversation_id"], c["reason"]) for c in queue] == [
             (conversation_of(s, session["session_id"]), "faq_unanswered")
         ]
+
+
+def test_after_a_take_over_the_bot_does_not_come_back_mid_form(s, live):
+    user = add_agent(s)
+    with gateway(s) as client:
+        agent = Agent(client, user)
+        with shopper(client) as widget:
+            session = hello(widget)
+            say(widget, "where is my order?")
+            asked = " ".join(m["text"] or "" for m in bot_turn(widget))
+            assert "order number" in asked.lower()  # the bot's form started
+            conversation_id = conversation_of(s, session["session_id"])
+            assert rasa_tracker(live, conversation_id)["active_loop"].get("name")
+            agent.post(f"/api/staff/conversations/{conversation_id}/claim")
+            assert not rasa_tracker(live, conversation_id)["active_loop"].get("name")
+            # The agent's reply id may be the same string as one of the shopper's: no clash.
+            shopper_id = say(widget, "it's KNT-1001")
+            frames_until(widget, of_type("ack"))
+            r = agent.post(
+                f"/api/staff/conversations/{conversation_id}/messages",
+                {"client_id": shopper_id, "text": "Let me look."},
+            )
+            assert r.status_code == 201 and r.json()["duplicate"] is False
+            agent.post(f"/api/staff/conversations/{conversation_id}/release")
+            frames_until(widget, of_type("handoff_state"))
+            say(widget, "how long does shipping take?")
+            answer = " ".join(m["text"] or "" for m in bot_turn(widget))
+            assert "week" in answer and "order number" not in answer.lower()
+
+
+def test_a_hand_off_nobody_claimed_is_handed_back_by_the_team_not_by_a_name(s, live):
+    user = add_agent(s)
+    with gateway(s) as client:
+        agent = Agent(client, user)
+        with shopper(client) as widget:
+            session = hello(widget)
+            say(widget, "a human please")
+            bot_turn(widget)
+            conversation_id = conversation_of(s, session["session_id"])
+            assert (
+                agent.post(f"/api/staff/conversations/{conversation_id}/release").status_code == 200
+            )
+            back, before = frames_until(widget, of_type("handoff_state"))
+            assert back["handoff"] is None
+            notice = [f["message"]["text"] for f in before if f["type"] == "message"][-1]
+            assert notice.startswith("Our team handed you back") and "Sophie" not in notice

@@ -4,12 +4,12 @@ storefront, the staff console, health and metrics."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -21,12 +21,15 @@ from bot.gateway.rasa_client import RasaClient
 from bot.gateway.transcripts import TranscriptStore
 from bot.settings import PROJECT_ROOT, Settings
 from bot.staff.accounts import StaffAccounts
-from bot.staff.console import StaffConsole
+from bot.staff.console import NlpBusy, StaffConsole
 from bot.staff.desk import HandoffDesk
 from bot.staff.queue import HandoffStore
 from bot.staff.routes import staff_router
 
 WIDGET_DIR = PROJECT_ROOT / "widget"
+MAX_BODY_BYTES = 256 * 1024
+SESSION_SWEEP_SECONDS = 600  # expired staff sessions and stale failed-login counts go
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -53,23 +56,50 @@ def create_app(
     )
     staff = StaffConsole(settings, accounts, desk, rasa, db)
 
+    async def sweep_sessions() -> None:
+        while True:
+            await asyncio.sleep(SESSION_SWEEP_SECONDS)
+            try:
+                await db(accounts.sweep)
+            except Exception:  # a database hiccup must not end the loop
+                log.exception("sweeping expired staff sessions failed")
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if warm_nlp:
             staff.nlp.warm()
-        sweeper = asyncio.create_task(desk.run_sweeper())
+        background = [
+            asyncio.create_task(desk.run_sweeper()),
+            asyncio.create_task(sweep_sessions()),
+        ]
         yield
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await rasa.aclose()
         staff.close()
         db.close()
 
-    app = FastAPI(title="KNT chat gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="KNT chat gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # No request of the console needs more (a pasted e-mail is capped at 50,000
+        # characters); larger bodies are refused while they arrive, not after parsing.
+        max_body_size=MAX_BODY_BYTES,
+    )
     app.state.chat = chat
     app.state.staff = staff
     app.include_router(staff_router())
+
+    @app.exception_handler(NlpBusy)
+    async def nlp_busy(_: Request, __: NlpBusy) -> JSONResponse:
+        return JSONResponse(
+            {"detail": {"code": "busy", "message": "Suggestions are busy; try again shortly."}},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.websocket("/ws")
     async def widget_socket(ws: WebSocket) -> None:
@@ -89,7 +119,6 @@ def create_app(
             "status": "ok" if database == "ok" else "error",
             "database": database,
             "rasa": rasa_status,
-            "agents_online": desk.staff.online(),
         }
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import time
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -24,12 +24,12 @@ from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.gateway.ratelimit import RateLimiter
 from bot.gateway.tokens import InvalidToken, TokenSigner
 from bot.gateway.transcripts import Conversation, Message, TranscriptStore
+from bot.logthrottle import Throttled, clip
 from bot.settings import Settings
 from bot.staff.desk import HandoffDesk
 from bot.staff.queue import HandoffError
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # The widget's own "Talk to a person" button may always be pressed.
@@ -84,13 +84,14 @@ class ChatService:
         # Typing indicators are best effort: beyond this they are dropped without a word.
         self.typing_limits = RateLimiter(2.0, 4)
         self.allowed_origins = {o.rstrip("/") for o in settings.gateway_allowed_origins}
+        self._refused_origin = Throttled(log)
 
     # --- connection -------------------------------------------------------------------
     async def serve(self, ws: WebSocket) -> None:
         origin = (ws.headers.get("origin") or "").rstrip("/")
         if origin not in self.allowed_origins:
             self.metrics.rejected.labels("origin").inc()
-            log.warning("refused a widget connection from origin %r", origin)
+            self._refused_origin.warning("refused a widget connection from origin %r", clip(origin))
             await ws.close(code=CLOSE_ORIGIN)
             return
         await ws.accept()
@@ -296,7 +297,12 @@ class ChatService:
             # Read again under the lock: an agent may have claimed it meanwhile (the claim
             # took the lock and handed the waiting messages to the agent).
             current = await self.db(self.store.conversation, conversation.id)
-            if current is None or current.state == "claimed":
+            if current is None:
+                return
+            if current.state == "claimed":
+                # Stored as pending just before the claim (possible with several database
+                # threads): the agent has it now, and Rasa must never see it.
+                await self.db(self.store.pending_to_agent, conversation.id)
                 return
             pending = await self.db(self.store.pending, conversation.id)
             if only is not None:

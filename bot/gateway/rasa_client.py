@@ -41,27 +41,37 @@ class RasaClient:
     def _api(self, sender_id: str, tail: str) -> str:
         return f"{self._base}/conversations/{quote(sender_id, safe='')}/{tail}"
 
-    async def _event(self, sender_id: str, event: str) -> None:
-        """Append one event (`pause` / `resume`) to the conversation's tracker. Rasa 3.6's
-        API takes its token only as a query parameter; the URL is never logged here."""
+    async def _events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """Append events to the conversation's tracker. Rasa 3.6's API takes its token
+        only as a query parameter; the URL is never logged here."""
         try:
             r = await self._http.post(
                 self._api(sender_id, "tracker/events"),
                 params={"token": self._token, "include_events": "NONE"},
-                json={"event": event},
+                json=events,
                 timeout=10,
             )
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
         if r.status_code != 200:
-            raise RasaUnavailable(f"Rasa's API answered HTTP {r.status_code} to {event}")
+            kinds = ", ".join(str(e["event"]) for e in events)
+            raise RasaUnavailable(f"Rasa's API answered HTTP {r.status_code} to {kinds}")
 
     async def pause(self, sender_id: str) -> None:
-        """Rasa stays silent for this sender (its REST webhook answers []) until resumed."""
-        await self._event(sender_id, "pause")
+        """Rasa stays silent for this sender (its REST webhook answers []) until resumed.
+        A form the bot was in is ended too: after a person took over, the bot must not
+        come back asking the form's next question."""
+        await self._events(
+            sender_id,
+            [
+                {"event": "pause"},
+                {"event": "active_loop", "name": None},
+                {"event": "slot", "name": "requested_slot", "value": None},
+            ],
+        )
 
     async def resume(self, sender_id: str) -> None:
-        await self._event(sender_id, "resume")
+        await self._events(sender_id, [{"event": "resume"}])
 
     async def tracker(self, sender_id: str) -> dict[str, Any]:
         """The conversation's tracker without its events (slots, latest message, paused)."""

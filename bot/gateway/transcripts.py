@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.db import app_metadata, get_engine, migrate_app_db
 from bot.staff import tables as _staff_tables  # noqa: F401  (the staff_users foreign keys)
+from bot.timeutil import as_utc, utc_now
 
 metadata = app_metadata
 
@@ -95,18 +96,12 @@ chat_messages = Table(
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def new_conversation_id() -> str:
     return f"web-{secrets.token_urlsafe(12)}"
 
 
 def utc_iso(moment: datetime) -> str:
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return as_utc(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -201,7 +196,7 @@ class TranscriptStore:
 
     def open_session(self, session_id: str) -> Conversation:
         """The session's current conversation, creating both on first sight."""
-        now = _now()
+        now = utc_now()
         with self._engine.begin() as conn:
             row = conn.execute(
                 select(chat_sessions.c.conversation_id).where(chat_sessions.c.id == session_id)
@@ -249,7 +244,7 @@ class TranscriptStore:
 
     def restart(self, session_id: str) -> Conversation:
         """End the current conversation and open a new one (the old one is kept)."""
-        now = _now()
+        now = utc_now()
         conversation_id = new_conversation_id()
         with self._engine.begin() as conn:
             old = conn.execute(
@@ -311,7 +306,7 @@ class TranscriptStore:
                             text=text,
                             payload=payload,
                             status=status,
-                            created_at=_now(),
+                            created_at=utc_now(),
                         )
                     ).inserted_primary_key[0]  # type: ignore[index]
             except IntegrityError:  # the same id from another tab, at the same moment
@@ -374,7 +369,7 @@ class TranscriptStore:
                     author_name=author_name,
                     suggestion_use=suggestion_use,
                     suggestion_source=suggestion_source,
-                    created_at=_now(),
+                    created_at=utc_now(),
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
             row = conn.execute(select(chat_messages).where(chat_messages.c.id == new_id)).one()
@@ -394,12 +389,16 @@ class TranscriptStore:
             ).first()
         return _message(row) if row else None
 
-    def mark_for_agent(self, message_id: int) -> None:
-        """A shopper message that an agent answers: never sent to Rasa."""
+    def pending_to_agent(self, conversation_id: str) -> None:
+        """The conversation's messages still waiting for Rasa go to the agent who has it:
+        Rasa never sees them."""
         with self._engine.begin() as conn:
             conn.execute(
                 update(chat_messages)
-                .where(chat_messages.c.id == message_id, chat_messages.c.status == "pending")
+                .where(
+                    chat_messages.c.conversation_id == conversation_id,
+                    chat_messages.c.status == "pending",
+                )
                 .values(status="agent")
             )
 
@@ -419,7 +418,7 @@ class TranscriptStore:
                         text=reply.get("text"),
                         buttons=reply.get("buttons") or None,
                         custom=reply.get("custom"),
-                        created_at=_now(),
+                        created_at=utc_now(),
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
                 stored.append(new_id)
@@ -428,7 +427,9 @@ class TranscriptStore:
                     conn.execute(
                         update(chat_conversations)
                         .where(chat_conversations.c.id == shopper.conversation_id)
-                        .values(handoff_reason=str(handoff.get("reason") or ""), handoff_at=_now())
+                        .values(
+                            handoff_reason=str(handoff.get("reason") or ""), handoff_at=utc_now()
+                        )
                     )
             conn.execute(
                 update(chat_messages)
@@ -497,6 +498,6 @@ class TranscriptStore:
                     chat_messages.c.session_id == session_id,
                     chat_messages.c.role == "bot",
                 )
-                .values(feedback=value, feedback_at=_now())
+                .values(feedback=value, feedback_at=utc_now())
             )
         return bool(result.rowcount)

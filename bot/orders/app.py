@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.orders.db import Database, migrate
 from bot.orders.errors import install_error_handlers
-from bot.orders.routes import health, v1_router
+from bot.orders.routes import health, staff_router, v1_router
 from bot.orders.service import Clock, OrderService
 from bot.settings import Settings
 
@@ -60,6 +60,7 @@ def create_app(
             {"name": "changes", "description": "The one change an order allows."},
             {"name": "cancellations", "description": "Cancel before shipping."},
             {"name": "admin", "description": "Demo data."},
+            {"name": "staff", "description": "The staff console's view of any order."},
             {"name": "health", "description": "Liveness."},
         ],
     )
@@ -80,4 +81,5 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(v1_router())
+    app.include_router(staff_router())
     return app

@@ -49,19 +49,32 @@ ServiceDep = Annotated[OrderService, Depends(get_service)]
 Now = Annotated[datetime, Depends(get_now)]
 
 
-def require_token(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> None:
-    """401 unless `Authorization: Bearer <ORDERS_API_TOKEN>` (compared in constant time)."""
-    expected = settings.orders_api_token.get_secret_value().encode("utf-8")
+def _check_bearer(credentials: HTTPAuthorizationCredentials | None, token: str) -> None:
+    """401 unless the bearer token is `token` (compared in constant time)."""
     given = credentials.credentials.encode("utf-8") if credentials else b""
-    if credentials is None or not hmac.compare_digest(given, expected):
+    if credentials is None or not hmac.compare_digest(given, token.encode("utf-8")):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail=UNAUTHORIZED,
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def require_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> None:
+    """`Authorization: Bearer <ORDERS_API_TOKEN>`: the action server's token."""
+    _check_bearer(credentials, settings.orders_api_token.get_secret_value())
+
+
+def require_staff_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> None:
+    """`Authorization: Bearer <ORDERS_STAFF_TOKEN>`: the gateway's token for its staff
+    console; the action server's token does not open these routes."""
+    _check_bearer(credentials, settings.orders_staff_token.get_secret_value())
 
 
 def get_actor(

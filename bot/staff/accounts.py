@@ -12,19 +12,25 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, case, delete, insert, null, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import get_engine, migrate_app_db
 from bot.staff.tables import staff_login_failures, staff_sessions, staff_users
+from bot.timeutil import as_utc, utc_now
 
 MIN_PASSWORD_LENGTH = 10
+# However often it is used, a session ends this long after the login: a stolen cookie
+# does not live for ever.
+MAX_SESSION_AGE = timedelta(days=7)
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per try
 _hasher = PasswordHasher()
 
@@ -61,7 +67,7 @@ class StaffUser:
     @property
     def first_name(self) -> str:
         """What shoppers see beside an agent's messages."""
-        return self.name.split()[0] if self.name.split() else "Support"
+        return first_name(self.name)
 
     def public(self) -> dict[str, object]:
         return {"id": self.id, "name": self.name, "first_name": self.first_name}
@@ -74,16 +80,14 @@ class StaffSession:
     expires_at: datetime
 
 
+def first_name(name: str | None) -> str:
+    """The first word of a staff member's name (at most 64 characters): what shoppers see."""
+    words = (name or "").split()
+    return words[0][:64] if words else "Support"
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite gives naive ones
 
 
 def _token_id(token: str) -> str:
@@ -139,7 +143,7 @@ class StaffAccounts:
                         name=name,
                         password_hash=_hasher.hash(password),
                         disabled=False,
-                        created_at=_now(),
+                        created_at=utc_now(),
                     )
                 )
         except IntegrityError:
@@ -180,12 +184,17 @@ class StaffAccounts:
     # --- login and lock-out -----------------------------------------------------------
     def authenticate(self, email: str, password: str, now: datetime | None = None) -> StaffUser:
         """The account for these credentials; AccountError (one message for every wrong
-        detail) or LoginLocked after `lockout_attempts` failures in a row."""
-        now = now or _now()
+        detail) or LoginLocked after `lockout_attempts` wrong passwords in a row.
+
+        Each attempt is counted before its password is checked, in one atomic statement:
+        attempts sent all at once cannot slip past the limit while the slow hash runs."""
+        now = now or utc_now()
         address = normalize_email(email)[:254]
-        locked = self._locked_for(address, now)
-        if locked > 0:
-            raise LoginLocked(locked)
+        attempt, locked_until = self._count_attempt(address, now)
+        if locked_until is not None and as_utc(locked_until) > now:
+            raise LoginLocked((as_utc(locked_until) - now).total_seconds())
+        if attempt > self.lockout_attempts:
+            raise LoginLocked(self._lock(address, now))
         user = self.by_email(address)
         stored = self._hash_of(user.id) if user else None
         ok = False
@@ -194,9 +203,8 @@ class StaffAccounts:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None or stored is None or user.disabled:
-            retry = self._record_failure(address, now)
-            if retry > 0:
-                raise LoginLocked(retry)
+            if attempt >= self.lockout_attempts:
+                raise LoginLocked(self._lock(address, now))
             raise AccountError("Wrong e-mail address or password.")
         with self._engine.begin() as conn:
             conn.execute(
@@ -215,53 +223,62 @@ class StaffAccounts:
             ).scalar()
         return str(value) if value else None
 
-    def _locked_for(self, address: str, now: datetime) -> float:
-        with self._engine.connect() as conn:
-            until = conn.execute(
-                select(staff_login_failures.c.locked_until).where(
-                    staff_login_failures.c.email == address
-                )
-            ).scalar()
-        return max(0.0, (_aware(until) - now).total_seconds()) if until else 0.0
-
-    def _record_failure(self, address: str, now: datetime) -> float:
-        """Count one failure; seconds of lock-out it starts (0 while under the limit).
-        Failures older than the lock-out period are forgotten."""
-        with self._engine.begin() as conn:
-            row = conn.execute(
-                select(staff_login_failures).where(staff_login_failures.c.email == address)
-            ).first()
-            if row is None or now - _aware(row.first_failed_at) > self.lockout:
-                conn.execute(
-                    delete(staff_login_failures).where(staff_login_failures.c.email == address)
-                )
-                conn.execute(
-                    insert(staff_login_failures).values(
-                        email=address, failures=1, first_failed_at=now, locked_until=None
-                    )
-                )
-                failures = 1
-            else:
-                failures = row.failures + 1
-                conn.execute(
-                    update(staff_login_failures)
-                    .where(staff_login_failures.c.email == address)
-                    .values(failures=failures)
-                )
-            if failures < self.lockout_attempts:
-                return 0.0
-            # Locked: the count starts again once the lock-out has passed.
-            conn.execute(
-                update(staff_login_failures)
-                .where(staff_login_failures.c.email == address)
-                .values(locked_until=now + self.lockout, failures=0, first_failed_at=now)
+    def _count_attempt(self, address: str, now: datetime) -> tuple[int, datetime | None]:
+        """Count one login attempt for `address`: (its number in the current run of
+        attempts, the end of a lock-out in force). A run starts again once a lock-out has
+        passed, or when its first attempt is older than the lock-out period."""
+        t = staff_login_failures
+        upsert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        fresh = or_(
+            and_(t.c.locked_until.is_not(None), t.c.locked_until <= now),
+            and_(t.c.locked_until.is_(None), t.c.first_failed_at < now - self.lockout),
+        )
+        statement = (
+            upsert(t)
+            .values(email=address, failures=1, first_failed_at=now, locked_until=None)
+            .on_conflict_do_update(
+                index_elements=[t.c.email],
+                set_={
+                    "failures": case((fresh, 1), else_=t.c.failures + 1),
+                    "first_failed_at": case((fresh, now), else_=t.c.first_failed_at),
+                    "locked_until": case((fresh, null()), else_=t.c.locked_until),
+                },
             )
-            return self.lockout.total_seconds()
+            .returning(t.c.failures, t.c.locked_until)
+        )
+        with self._engine.begin() as conn:
+            row = conn.execute(statement).one()
+        return int(row.failures), row.locked_until
+
+    def _lock(self, address: str, now: datetime) -> float:
+        """Lock the address for the lock-out period (unless it is locked already); the
+        seconds it stays locked."""
+        until = now + self.lockout
+        t = staff_login_failures
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(t)
+                .where(
+                    t.c.email == address, or_(t.c.locked_until.is_(None), t.c.locked_until <= now)
+                )
+                .values(locked_until=until)
+            )
+            current = conn.execute(select(t.c.locked_until).where(t.c.email == address)).scalar()
+        return max(1.0, ((as_utc(current) if current else until) - now).total_seconds())
+
+    def unlock(self, email: str) -> None:
+        """Forget the failed logins of an address (`bot staff unlock`)."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                delete(staff_login_failures).where(
+                    staff_login_failures.c.email == normalize_email(email)
+                )
+            )
 
     # --- sessions -------------------------------------------------------------------
     def open_session(self, user: StaffUser, now: datetime | None = None) -> tuple[str, str]:
         """A new session: (the cookie's token, its CSRF token)."""
-        now = now or _now()
+        now = now or utc_now()
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with self._engine.begin() as conn:
             conn.execute(
@@ -281,7 +298,7 @@ class StaffAccounts:
         Each use moves the expiry forward (idle sessions end after the TTL)."""
         if not token or len(token) > 256:
             return None
-        now = now or _now()
+        now = now or utc_now()
         key = _token_id(token)
         with self._engine.begin() as conn:
             row = conn.execute(
@@ -291,19 +308,20 @@ class StaffAccounts:
             ).first()
             if row is None:
                 return None
-            if _aware(row.expires_at) <= now or row.disabled:
+            too_old = now - as_utc(row.created_at) > MAX_SESSION_AGE
+            if as_utc(row.expires_at) <= now or row.disabled or too_old:
                 conn.execute(delete(staff_sessions).where(staff_sessions.c.id == key))
                 return None
             expires = now + self.session_ttl
             # One write a minute at most: a busy console polls often.
-            if now - _aware(row.last_seen_at) > timedelta(seconds=60):
+            if now - as_utc(row.last_seen_at) > timedelta(seconds=60):
                 conn.execute(
                     update(staff_sessions)
                     .where(staff_sessions.c.id == key)
                     .values(last_seen_at=now, expires_at=expires)
                 )
             else:
-                expires = _aware(row.expires_at)
+                expires = as_utc(row.expires_at)
         user = StaffUser(
             id=row.staff_id,
             email=row.email,
@@ -319,9 +337,18 @@ class StaffAccounts:
             conn.execute(delete(staff_sessions).where(staff_sessions.c.id == _token_id(token)))
 
     def sweep(self, now: datetime | None = None) -> int:
-        """Delete expired sessions; how many."""
+        """Delete expired sessions, and failed-login counts that no longer matter (older
+        than the lock-out period and not locked); how many rows went."""
+        now = now or utc_now()
+        t = staff_login_failures
         with self._engine.begin() as conn:
-            result = conn.execute(
-                delete(staff_sessions).where(staff_sessions.c.expires_at <= (now or _now()))
-            )
-        return int(result.rowcount or 0)
+            sessions = conn.execute(
+                delete(staff_sessions).where(staff_sessions.c.expires_at <= now)
+            ).rowcount
+            failures = conn.execute(
+                delete(t).where(
+                    t.c.first_failed_at < now - self.lockout,
+                    or_(t.c.locked_until.is_(None), t.c.locked_until <= now),
+                )
+            ).rowcount
+        return int(sessions or 0) + int(failures or 0)

@@ -81,6 +81,13 @@ def disable(email: Annotated[str, typer.Argument(help="The account's e-mail addr
     print(f"disabled {user.email}; its sessions are closed")
 
 
+@staff_app.command()
+def unlock(email: Annotated[str, typer.Argument(help="The address that is locked out.")]) -> None:
+    """Lift a lock-out after too many wrong passwords (e.g. after someone else's guesses)."""
+    _accounts().unlock(email)
+    print(f"{email.strip().lower()} may log in again")
+
+
 def suggest(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (see README).")
@@ -90,8 +97,9 @@ def suggest(
     """Answers for one customer e-mail read from standard input: its questions, up to 3 FAQ
     answers each, the order's facts if it names one, and a draft reply."""
     from bot.faq import CorpusError, FaqEngine
-    from bot.order_client import OrderBackendUnavailable, OrderClient, OrderNotFound
+    from bot.order_client import OrderClient
     from bot.staff import suggest as suggestions
+    from bot.staff.console import describe_order
     from bot.staff.nlp import full_pipeline
 
     settings = Settings()
@@ -105,22 +113,8 @@ def suggest(
         engine, full_pipeline(settings.faq_spacy_model), text, agent_name=name
     )
     number = suggestions.email_order_number(text)
-    result["order"] = None
-    if number:
-        try:
-            result["order"] = asyncio.run(
-                OrderClient(settings, actor="bot-suggest").describe(number)
-            )
-        except OrderNotFound:
-            result["order"] = {
-                "order_number": number,
-                "error": "There is no order with this number.",
-            }
-        except OrderBackendUnavailable:
-            result["order"] = {
-                "order_number": number,
-                "error": f"The order system at {settings.orders_url} can't be reached.",
-            }
+    client = OrderClient(settings, staff=True)
+    result["order"] = asyncio.run(describe_order(client, number, "bot-suggest"))
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
         return

@@ -10,15 +10,24 @@ from typing import TYPE_CHECKING, Any
 
 from bot.gateway.dbthread import DbThread
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.ratelimit import RateLimiter
 from bot.order_client import OrderBackendUnavailable, OrderClient, OrderNotFound
 from bot.settings import Settings
-from bot.staff.accounts import StaffAccounts
+from bot.staff.accounts import StaffAccounts, StaffUser
 from bot.staff.desk import HandoffDesk
 
 if TYPE_CHECKING:
     from bot.faq.engine import FaqEngine
 
 log = logging.getLogger(__name__)
+
+HASHES_AT_ONCE = 2
+MAX_NLP_QUEUE = 8  # suggestion jobs waiting or running at once, all agents together
+LOGINS_PER_MINUTE = 10  # per client address, right or wrong
+
+
+class NlpBusy(Exception):
+    """Too many suggestion jobs are waiting; the agent should try again in a moment."""
 
 
 class Nlp:
@@ -32,6 +41,7 @@ class Nlp:
         self._engine: FaqEngine | None = None
         self._nlp: Any = None
         self._lock = threading.Lock()
+        self._queued = 0  # jobs submitted and not finished (only the event loop counts)
 
     def _load(self) -> tuple[FaqEngine, Any]:
         with self._lock:
@@ -54,13 +64,20 @@ class Nlp:
             log.exception("could not load the FAQ engine for staff suggestions")
 
     async def run(self, fn: Any, *args: Any) -> Any:
-        """`fn(engine, nlp, *args)` in the NLP thread."""
+        """`fn(engine, nlp, *args)` in the NLP thread; NlpBusy when too much waits already
+        (a few pasted essays must not hold every agent's suggestions for minutes)."""
+        if self._queued >= MAX_NLP_QUEUE:
+            raise NlpBusy()
 
         def call() -> Any:
             engine, nlp = self._load()
             return fn(engine, nlp, *args)
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+        self._queued += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+        finally:
+            self._queued -= 1
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -80,9 +97,15 @@ class StaffConsole:
         self.desk = desk
         self.rasa = rasa
         self.db = db
-        self.orders = OrderClient(settings, actor="staff-console")
+        self.orders = OrderClient(settings, staff=True)
         self.nlp = Nlp(settings)
         self.allowed_origins = {o.rstrip("/") for o in settings.staff_allowed_origins}
+        # argon2 is made to be slow and to take memory (64 MiB per hash): at most this many
+        # run at once, and each address may try only so often, so a flood of logins cannot
+        # exhaust the gateway (seen: 300 logins at once took it from 0.4 to 3 GB).
+        self.hashing = asyncio.Semaphore(HASHES_AT_ONCE)
+        self.login_limits = RateLimiter(rate=LOGINS_PER_MINUTE / 60, burst=LOGINS_PER_MINUTE)
+        self.emails_in_progress: set[int] = set()  # agents whose pasted e-mail is analysed
 
     async def verified_order(self, conversation_id: str) -> str | None:
         """The order number the shopper proved is theirs in this conversation (Rasa's
@@ -96,21 +119,29 @@ class StaffConsole:
         number = slots.get("verified_order")
         return str(number) if isinstance(number, str) and number else None
 
-    async def order_facts(self, order_number: str | None) -> dict[str, Any] | None:
-        """The order as the order backend describes it to staff, or an `error` saying why
-        it is missing (never a guess)."""
-        if not order_number:
-            return None
-        try:
-            return await self.orders.describe(order_number)
-        except OrderNotFound:
-            return {"order_number": order_number, "error": "There is no order with this number."}
-        except OrderBackendUnavailable as exc:
-            log.warning("order backend unavailable for staff: %s", exc)
-            return {
-                "order_number": order_number,
-                "error": "The order system can't be reached right now.",
-            }
+    async def order_facts(
+        self, order_number: str | None, agent: StaffUser
+    ) -> dict[str, Any] | None:
+        return await describe_order(self.orders, order_number, f"staff:{agent.id}")
 
     def close(self) -> None:
         self.nlp.close()
+
+
+async def describe_order(
+    orders: OrderClient, order_number: str | None, actor: str
+) -> dict[str, Any] | None:
+    """The order as the order backend describes it to staff, or an `error` saying why it
+    is missing (never a guess); None without an order number."""
+    if not order_number:
+        return None
+    try:
+        return await orders.describe(order_number, actor)
+    except OrderNotFound:
+        return {"order_number": order_number, "error": "There is no order with this number."}
+    except OrderBackendUnavailable as exc:
+        log.warning("order backend unavailable for staff: %s", exc)
+        return {
+            "order_number": order_number,
+            "error": "The order system can't be reached right now.",
+        }

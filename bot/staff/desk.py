@@ -13,6 +13,7 @@ turns of one conversation take the same lock, so none of them interleave.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -49,12 +50,22 @@ class StaffHub:
     def __init__(self) -> None:
         self._agents: dict[int, set[WebSocket]] = defaultdict(set)
         self._watching: dict[WebSocket, str] = {}
+        self._sessions: dict[WebSocket, str] = {}  # socket -> its session cookie's token
 
-    def join(self, agent_id: int, ws: WebSocket) -> None:
+    def join(self, agent_id: int, ws: WebSocket, session_token: str) -> None:
         self._agents[agent_id].add(ws)
+        self._sessions[ws] = session_token
+
+    async def close_session(self, session_token: str, code: int = 4401) -> None:
+        """Close the sockets opened with this session (it was logged out)."""
+        for ws, token in list(self._sessions.items()):
+            if token == session_token:
+                with contextlib.suppress(RuntimeError, OSError):
+                    await ws.close(code=code)
 
     def leave(self, agent_id: int, ws: WebSocket) -> None:
         self._watching.pop(ws, None)
+        self._sessions.pop(ws, None)
         sockets = self._agents.get(agent_id)
         if sockets is not None:
             sockets.discard(ws)
@@ -70,9 +81,6 @@ class StaffHub:
     def online(self) -> int:
         """How many agents have the console open."""
         return len(self._agents)
-
-    def is_online(self, agent_id: int) -> bool:
-        return agent_id in self._agents
 
     async def to_all(self, frame: dict[str, Any]) -> None:
         for sockets in list(self._agents.values()):
@@ -244,6 +252,7 @@ class HandoffDesk:
     async def end(self, conversation_id: str, agent: StaffUser, outcome: str) -> HandoffState:
         """Hand back to the bot or close; either way Rasa answers the next message."""
         async with self.shoppers.lock(conversation_id):
+            before = await self.db(self.queue.state, conversation_id)
             state = await self.db(self.queue.end, conversation_id, agent, outcome)
             if state.rasa_paused:
                 try:
@@ -253,16 +262,15 @@ class HandoffDesk:
                 except RasaUnavailable as exc:
                     log.warning("could not resume Rasa for %s yet: %s", conversation_id, exc)
         log.info("conversation %s %s by agent %s", conversation_id, outcome, agent.id)
+        # Who ended it, for the shopper: the agent they talked to, or (never claimed) the team.
+        who = agent.first_name if before.state == "claimed" else "Our team"
         if outcome == "handed_back":
             text = (
-                f"{agent.first_name} handed you back to our assistant. Ask me anything, "
-                "or press \u201cTalk to a person\u201d to reach the team again."
+                f"{who} handed you back to our assistant. Ask me anything, or press "
+                "\u201cTalk to a person\u201d to reach the team again."
             )
         else:
-            text = (
-                f"{agent.first_name} closed this conversation. If you need anything else, "
-                "just write here."
-            )
+            text = f"{who} closed this conversation. If you need anything else, just write here."
         await self._tell_shopper(state, text)
         await self._queue_changed(state)
         return state
@@ -280,7 +288,7 @@ class HandoffDesk:
         Whether it used a suggestion is recorded: unchanged, edited, or none."""
         text = text.strip()
         if not text:
-            raise HandoffError("Type a reply first.", status=422)
+            raise HandoffError("Type a reply first.", status=400, code="empty_reply")
         if len(text) > MAX_REPLY_CHARS:
             raise HandoffError(f"Replies are limited to {MAX_REPLY_CHARS} characters.")
         state = await self.db(self.queue.state, conversation_id)
@@ -302,7 +310,8 @@ class HandoffDesk:
                 conversation_id,
                 "agent",
                 text,
-                client_id=client_id,
+                # Agents' ids live apart from the shopper's (":" is never in theirs).
+                client_id=f"agent:{client_id}",
                 author_id=agent.id,
                 author_name=agent.first_name,
                 suggestion_use=use,
@@ -327,9 +336,12 @@ class HandoffDesk:
         """Typing dots in the widget, only from the agent who has the conversation."""
         key = (conversation_id, agent.id)
         now = time.monotonic()
-        if on and now - self._typing_seen.get(key, 0.0) < 1.0:
+        if on and now - self._typing_seen.get(key, float("-inf")) < 1.0:
             return  # at most one "typing" a second per agent and conversation
-        self._typing_seen[key] = now if on else 0.0
+        if on:
+            self._typing_seen[key] = now
+        elif self._typing_seen.pop(key, None) is None:
+            return  # "stopped typing" without having started: nothing to tell
         state = await self.db(self.queue.state, conversation_id)
         if state.state != "claimed" or state.agent_id != agent.id or state.ended:
             return

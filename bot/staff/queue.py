@@ -12,57 +12,55 @@ them in its database thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, func, insert, select, update
 
 from bot.db import get_engine, migrate_app_db
 from bot.gateway.transcripts import chat_conversations, chat_messages, utc_iso
-from bot.staff.accounts import StaffUser
+from bot.staff.accounts import StaffUser, first_name
 from bot.staff.tables import chat_handoffs, staff_users
+from bot.timeutil import as_utc, utc_now
 
 TAKEN_OVER = "agent_took_over"  # the reason of a hand-off an agent started themselves
 OUTCOMES = ("handed_back", "closed")
 
 
 class HandoffError(Exception):
-    """A queue action that cannot be done; `message` is for the agent, `status` HTTP."""
+    """A queue action that cannot be done; `message` is for the agent, `status` HTTP,
+    `code` machine-readable."""
 
     status = 409
+    code = "not_possible"
 
-    def __init__(self, message: str, status: int | None = None, **detail: Any) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, code: str | None = None, **detail: Any
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
         if status is not None:
             self.status = status
+        if code is not None:
+            self.code = code
 
 
 class NoSuchConversation(HandoffError):
     status = 404
+    code = "not_found"
 
 
 class AlreadyClaimed(HandoffError):
-    pass
+    code = "already_claimed"
 
 
 class NotYours(HandoffError):
-    pass
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+    code = "not_yours"
 
 
 def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def first_name(name: str | None) -> str | None:
-    return name.split()[0] if name and name.split() else None
+    return as_utc(moment) if moment is not None else None
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ class HandoffState:
         }
 
     def staff(self, now: datetime | None = None) -> dict[str, Any]:
-        now = now or _now()
+        now = now or utc_now()
         since = _aware(self.since)
         return {
             "conversation_id": self.conversation_id,
@@ -176,7 +174,7 @@ class HandoffStore:
     ) -> tuple[HandoffState, bool]:
         """The bot handed the conversation off: into the queue, unless it is there already
         (then nothing changes). Returns the state and whether a hand-off started."""
-        now = now or _now()
+        now = now or utc_now()
         with self._engine.begin() as conn:
             moved = conn.execute(
                 update(chat_conversations)
@@ -199,7 +197,7 @@ class HandoffStore:
     ) -> HandoffState:
         """One agent takes the conversation: from the queue, or straight from the bot (a
         take-over). Refused while another agent has it."""
-        now = now or _now()
+        now = now or utc_now()
         with self._engine.begin() as conn:
             before = conn.execute(
                 select(chat_conversations.c.state, chat_conversations.c.ended_at).where(
@@ -269,7 +267,7 @@ class HandoffStore:
         A claimed conversation only by the agent who has it; a waiting one by anyone."""
         if outcome not in OUTCOMES:
             raise ValueError(outcome)
-        now = now or _now()
+        now = now or utc_now()
         new_state = "bot" if outcome == "handed_back" else "closed"
         c = chat_conversations
         with self._engine.begin() as conn:
@@ -334,7 +332,7 @@ class HandoffStore:
                     chat_handoffs.c.ended_at.is_(None),
                     chat_handoffs.c.first_reply_at.is_(None),
                 )
-                .values(first_reply_at=now or _now())
+                .values(first_reply_at=now or utc_now())
             )
 
     def mark_unavailable(self, conversation_id: str, now: datetime | None = None) -> bool:
@@ -349,14 +347,14 @@ class HandoffStore:
                         chat_handoffs.c.claimed_at.is_(None),
                         chat_handoffs.c.unavailable_at.is_(None),
                     )
-                    .values(unavailable_at=now or _now())
+                    .values(unavailable_at=now or utc_now())
                 ).rowcount
             )
 
     # --- lists ------------------------------------------------------------------------
     def overdue(self, after_seconds: float, now: datetime | None = None) -> list[HandoffState]:
         """Waiting hand-offs nobody claimed for `after_seconds`, not yet told to the shopper."""
-        cutoff = (now or _now()) - timedelta(seconds=after_seconds)
+        cutoff = (now or utc_now()) - timedelta(seconds=after_seconds)
         with self._engine.connect() as conn:
             rows = conn.execute(
                 self._query().where(
@@ -380,7 +378,7 @@ class HandoffStore:
     def live(self, since_minutes: float = 30, limit: int = 100) -> list[HandoffState]:
         """Conversations with the bot that had a message lately, newest first (an agent
         may read any of them and take it over)."""
-        cutoff = _now() - timedelta(minutes=since_minutes)
+        cutoff = utc_now() - timedelta(minutes=since_minutes)
         latest = (
             select(
                 chat_messages.c.conversation_id,

@@ -182,6 +182,10 @@
           return;
         }
       }
+      // Drafts and pasted e-mails stay with the agent who wrote them, not with the tab.
+      for (const key of Object.keys(sessionStorage)) {
+        if (key.startsWith("knt-staff:")) sessionStorage.removeItem(key);
+      }
       location.replace("/staff/login");
     });
   };

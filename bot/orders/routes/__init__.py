@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from bot.orders.deps import require_token
-from bot.orders.routes import admin, cancellations, changes, health, orders, returns, verify
+from bot.orders.deps import require_staff_token, require_token
+from bot.orders.routes import (
+    admin,
+    cancellations,
+    changes,
+    health,
+    orders,
+    returns,
+    staff,
+    verify,
+)
 from bot.orders.routes.docs import UNAUTHORIZED_RESPONSE
 
 
@@ -18,4 +27,13 @@ def v1_router() -> APIRouter:
     return router
 
 
-__all__ = ["health", "v1_router"]
+def staff_router() -> APIRouter:
+    """`/v1/staff/...`: the staff console's routes, behind ORDERS_STAFF_TOKEN."""
+    router = APIRouter(
+        prefix="/v1", dependencies=[Depends(require_staff_token)], responses=UNAUTHORIZED_RESPONSE
+    )
+    router.include_router(staff.router)
+    return router
+
+
+__all__ = ["health", "staff_router", "v1_router"]

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from bot.orders.deps import ServiceDep
 from bot.orders.routes.docs import NOT_FOUND_RESPONSE
-from bot.orders.schemas import OrderNumberOnly, OrderView, OwnerProof, StaffOrderView
+from bot.orders.schemas import OrderView, OwnerProof
 
 router = APIRouter(tags=["orders"])
 
@@ -24,20 +24,3 @@ router = APIRouter(tags=["orders"])
 )
 def lookup(body: OwnerProof, service: ServiceDep) -> OrderView:
     return service.lookup(body)
-
-
-@router.post(
-    "/orders/describe",
-    summary="An order by its number alone, for the store's support staff",
-    description=(
-        "For the staff console (an agent answering an e-mail that names an order): no "
-        "e-mail proof, so this route must never be reachable by shoppers; the gateway calls "
-        "it only for logged-in staff. Adds, for cancel, change and return, whether the "
-        "store's rules allow it now (`possible`), the rule's reason and message when not, "
-        "and the last day a return stays possible."
-    ),
-    response_model=StaffOrderView,
-    responses=NOT_FOUND_RESPONSE,
-)
-def describe(body: OrderNumberOnly, service: ServiceDep) -> StaffOrderView:
-    return service.describe(body)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
-from bot.staff.accounts import AccountError, LoginLocked
+from bot.staff.accounts import MAX_SESSION_AGE, AccountError, LoginLocked, StaffUser
+from bot.staff.console import StaffConsole
 from bot.staff.deps import COOKIE, ConsoleDep, OriginDep, StaffDep, WriterDep, problem
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
@@ -21,20 +22,33 @@ class Login(BaseModel):
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
-def _agent(session: Any, console: Any) -> dict[str, Any]:
+def _agent(user: StaffUser, csrf_token: str, console: StaffConsole) -> dict[str, Any]:
     return {
-        "agent": session.user.public() | {"email": session.user.email},
-        "csrf_token": session.csrf_token,
+        "agent": user.public() | {"email": user.email},
+        "csrf_token": csrf_token,
         "agents_online": console.desk.staff.online(),
     }
 
 
 @router.post("/login")
-async def login(body: Login, response: Response, console: ConsoleDep, _: OriginDep) -> Any:
+async def login(
+    body: Login, request: Request, response: Response, console: ConsoleDep, _: OriginDep
+) -> Any:
+    ip = request.client.host if request.client else "unknown"
+    wait = console.login_limits.retry_after(ip)
+    if wait > 0:
+        raise problem(
+            "rate_limited",
+            f"Too many logins from your network; try again in {max(1, round(wait))} s.",
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            retry_after=round(wait),
+        )
+    console.login_limits.take(ip)
     # argon2 takes tens of milliseconds on purpose: not in the event loop, and not in the
     # database thread the shoppers' messages queue behind.
     try:
-        user = await run_in_threadpool(console.accounts.authenticate, body.email, body.password)
+        async with console.hashing:
+            user = await run_in_threadpool(console.accounts.authenticate, body.email, body.password)
     except LoginLocked as locked:
         minutes = max(1, round(locked.retry_after / 60))
         raise problem(
@@ -49,22 +63,22 @@ async def login(body: Login, response: Response, console: ConsoleDep, _: OriginD
     response.set_cookie(
         COOKIE,
         token,
-        max_age=int(console.settings.staff_session_ttl_seconds),
+        # The server ends the session after STAFF_SESSION_TTL_SECONDS without use, or a
+        # week after the login; the cookie itself may live that week.
+        max_age=int(MAX_SESSION_AGE.total_seconds()),
         httponly=True,
         samesite="strict",
         secure=console.settings.environment != "local",
         path="/",
     )
-    return {
-        "agent": user.public() | {"email": user.email},
-        "csrf_token": csrf,
-        "agents_online": console.desk.staff.online(),
-    }
+    return _agent(user, csrf, console)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(request: Request, _: WriterDep, console: ConsoleDep) -> Response:
-    await console.db(console.accounts.close_session, request.cookies.get(COOKIE, ""))
+    token = request.cookies.get(COOKIE, "")
+    await console.db(console.accounts.close_session, token)
+    await console.desk.staff.close_session(token)  # its live feed ends now, too
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
@@ -72,4 +86,4 @@ async def logout(request: Request, _: WriterDep, console: ConsoleDep) -> Respons
 
 @router.get("/me")
 async def me(session: StaffDep, console: ConsoleDep) -> Any:
-    return _agent(session, console)
+    return _agent(session.user, session.csrf_token, console)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
@@ -11,13 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.staff.accounts import StaffUser
 from bot.staff.console import StaffConsole
-from bot.staff.deps import ConsoleDep, StaffDep, WriterDep, problem
+from bot.staff.deps import ConsoleDep, StaffDep, WriterDep
 from bot.staff.queue import HandoffError, HandoffState
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
 
 ConversationId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class Reply(BaseModel):
@@ -34,7 +32,7 @@ class Reply(BaseModel):
 def refused(exc: HandoffError) -> JSONResponse:
     return JSONResponse(
         status_code=exc.status,
-        content={"detail": {"code": type(exc).__name__, "message": exc.message, **exc.detail}},
+        content={"detail": {"code": exc.code, "message": exc.message, **exc.detail}},
     )
 
 
@@ -126,6 +124,3 @@ async def reply(
         return refused(exc)
     content = {"message": message.staff_wire(), "duplicate": duplicate}
     return JSONResponse(status_code=200 if duplicate else 201, content=content)
-
-
-__all__ = ["problem", "router"]

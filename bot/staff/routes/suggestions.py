@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.staff.deps import ConsoleDep, StaffDep, WriterDep
+from bot.staff.deps import ConsoleDep, StaffDep, WriterDep, problem
 from bot.staff.routes.conversations import ConversationId
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/staff", tags=["staff"])
 class Email(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: Annotated[str, Field(min_length=1, max_length=100_000)]
+    text: Annotated[str, Field(min_length=1, max_length=50_000)]
 
 
 def _faq(engine: Any, _nlp: Any, text: str) -> tuple[list[dict[str, Any]], bool]:
@@ -30,7 +30,7 @@ def _faq(engine: Any, _nlp: Any, text: str) -> tuple[list[dict[str, Any]], bool]
 
 @router.get("/conversations/{conversation_id}/suggestions")
 async def for_conversation(
-    conversation_id: ConversationId, _: StaffDep, console: ConsoleDep, response: Response
+    conversation_id: ConversationId, session: StaffDep, console: ConsoleDep, response: Response
 ) -> Any:
     """The FAQ's top 3 for the shopper's latest message (score, matched question,
     section) and, when the shopper verified an order, the order as the backend sees it.
@@ -43,7 +43,8 @@ async def for_conversation(
     if latest is not None and latest.text:
         faq, confident = await console.nlp.run(_faq, latest.text)
     searched = time.perf_counter()
-    order = await console.order_facts(await console.verified_order(conversation_id))
+    number = await console.verified_order(conversation_id)
+    order = await console.order_facts(number, session.user)
     done = time.perf_counter()
     response.headers["Server-Timing"] = _timing(
         faq=searched - started, order=done - searched, total=done - started
@@ -73,11 +74,22 @@ async def for_email(
     """The customer's questions in a pasted e-mail, up to 3 FAQ answers for each, the
     order's facts when it names one, and a draft reply to edit (same JSON as
     `bot suggest --json`)."""
+    agent = session.user.id
+    if agent in console.emails_in_progress:
+        raise problem(
+            "busy",
+            "Still working on your previous e-mail; wait for it, then try again.",
+            status.HTTP_429_TOO_MANY_REQUESTS,
+        )
     started = time.perf_counter()
-    result = await console.nlp.run(_email, body.text, session.user.first_name)
+    console.emails_in_progress.add(agent)
+    try:
+        result = await console.nlp.run(_email, body.text, session.user.first_name)
+    finally:
+        console.emails_in_progress.discard(agent)
     analysed = time.perf_counter()
     number = result.pop("order_number")
-    result["order"] = await console.order_facts(number)
+    result["order"] = await console.order_facts(number, session.user)
     done = time.perf_counter()
     response.headers["Server-Timing"] = _timing(
         questions=analysed - started, order=done - analysed, total=done - started
