@@ -38,7 +38,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import Run, ws_shopper
+from load import Run, bench_settings, ws_shopper
 
 from bot import stack
 from bot.faq.corpus import load_corpus
@@ -216,15 +216,7 @@ async def suggestion_costs(settings: Settings, console: Console) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="knt-handoff-"))
-    settings = stack.on_free_ports(Settings(), workdir).model_copy(
-        update={
-            "gateway_ip_rate": 1e6,
-            "gateway_ip_burst": 1_000_000,
-            "gateway_session_rate": 100.0,
-            "gateway_session_burst": 100,
-            "staff_claim_timeout_seconds": 3600.0,
-        }
-    )
+    settings = bench_settings(workdir, staff_claim_timeout_seconds=3600.0)
     print(f"starting the assistant on free ports (work dir {workdir}) ...", flush=True)
     with stack.throwaway(settings, workdir) as _sup:
         agent = StaffAccounts(settings.database_url).add(

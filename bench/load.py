@@ -238,9 +238,9 @@ def report(runs: list[Run], names: list[str]) -> None:
             print(f"      errors: {dict((e, r.errors.count(e)) for e in set(r.errors))}")
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="knt-load-"))
-    settings = stack.on_free_ports(Settings(), workdir).model_copy(
+def bench_settings(workdir: Path, **overrides: Any) -> Settings:
+    """The assistant on free ports in `workdir`, with the limits a load test needs."""
+    return stack.on_free_ports(Settings(), workdir).model_copy(
         update={
             # Every simulated shopper comes from 127.0.0.1: lift the per-IP limit, keep
             # the per-session one (a shopper here sends far less than its burst).
@@ -249,7 +249,13 @@ async def main_async(args: argparse.Namespace) -> None:
             "gateway_session_rate": 100.0,
             "gateway_session_burst": 100,
         }
+        | overrides
     )
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="knt-load-"))
+    settings = bench_settings(workdir)
     print(f"starting the assistant on free ports (work dir {workdir}) ...", flush=True)
     with stack.throwaway(settings, workdir) as sup:
         groups = {name: proc.pid for name, proc in sup.procs.items()} | {"bench": os.getpgrp()}

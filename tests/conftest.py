@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.settings import PROJECT_ROOT, Settings
 
 DATA = PROJECT_ROOT / "tests" / "data"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +55,56 @@ def corpus_dir(tmp_path: Path) -> Path:
     for f in (PROJECT_ROOT / "faq_corpus").glob("*.yml"):
         (target / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
     return target
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (never Playwright's own download)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs it (apt chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def changeable_order(live_gateway: Any) -> tuple[str, str]:
+    """An order of our own still in production with its one change unused: the demo
+    orders are shared by the whole test session, and other suites use up their changes."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from bot.orders.db import create_orders_engine
+    from bot.orders.models import Customer, Item, Order, Payment
+
+    number = f"KNT-{uuid.uuid4().int % 90000 + 10000}"
+    email = f"wendy-{uuid.uuid4().hex[:8]}@example.com"
+    now = datetime.now(UTC)
+    engine = create_orders_engine(live_gateway.settings.orders_database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            session.add(
+                Order(
+                    order_number=number,
+                    customer=Customer(email=email, name="Wendy Browser", created_at=now),
+                    status="in_production",
+                    placed_at=now,
+                    items=[
+                        Item(
+                            product="Solitaire Diamond Ring",
+                            gemstone="diamond",
+                            metal="white gold",
+                            ring_size="6",
+                        )
+                    ],
+                    payment=Payment(method="card"),
+                )
+            )
+    finally:
+        engine.dispose()
+    return number, email

@@ -19,6 +19,22 @@ from bot.supervisor import free_port
 SHOP = "http://shop.test"  # the storefront's origin (the widget's socket)
 CONSOLE = "http://testserver"  # the console is served by the gateway itself
 PASSWORD = "correct horse battery staple"
+# A customer's e-mail as an agent pastes it: three questions (two in one sentence), an order
+# number, a signature, and a quoted thread whose questions are not the customer's.
+EMAIL = """Hi there,
+
+I ordered an engagement ring last month, order KNT-1002. How long do I have to return it and
+will I get a full refund?
+Also, do you accept Klarna?
+
+Thanks so much,
+Dana Whitfield
++1 (555) 201-3344
+
+On Tue, Nov 3, 2026 at 10:12 AM KNT Support <service@kntofficial.com> wrote:
+> Could you send us your order number, please?
+> Is there anything else we can help with?
+"""
 
 
 def staff_settings(base: Settings, tmp_path: Path, **overrides: Any) -> Settings:

@@ -4,10 +4,8 @@ shopper on the storefront, agents on the console) against the whole live assista
 from __future__ import annotations
 
 import gzip
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,30 +17,11 @@ from bot.gateway.transcripts import chat_messages
 from bot.settings import PROJECT_ROOT
 from bot.staff.accounts import StaffAccounts
 
-from .staff_helpers import PASSWORD
+from .staff_helpers import EMAIL, PASSWORD
 
 pytestmark = pytest.mark.slow
 
 STAFF = PROJECT_ROOT / "widget" / "staff"
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-EMAIL = """Hi there,
-
-I ordered an engagement ring last month, order KNT-1002. How long do I have to return it and
-will I get a full refund?
-Also, do you accept Klarna?
-
-Thanks so much,
-Dana Whitfield
-
-On Tue, Nov 3, 2026 at 10:12 AM KNT Support <service@kntofficial.com> wrote:
-> Could you send us your order number, please?
-"""
 
 
 def test_console_files_are_small_and_never_parse_html() -> None:
@@ -61,18 +40,6 @@ def test_console_files_are_small_and_never_parse_html() -> None:
 
 
 # --- browser fixtures ----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs it (apt chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 class Pages:
     """Browser contexts opened by one test; any page error or CSP violation fails it."""
 

@@ -16,24 +16,9 @@ from bot.gateway.transcripts import TranscriptStore
 from bot.settings import PROJECT_ROOT
 from bot.supervisor import free_port
 
-from .staff_helpers import SHOP, Agent, add_agent, gateway, staff_settings
+from .staff_helpers import EMAIL, SHOP, Agent, add_agent, gateway, staff_settings
 
 pytestmark = pytest.mark.slow
-
-EMAIL = """Hi there,
-
-I ordered an engagement ring last month, order KNT-1002. How long do I have to return it and
-will I get a full refund?
-Also, do you accept Klarna?
-
-Thanks so much,
-Dana Whitfield
-+1 (555) 201-3344
-
-On Tue, Nov 3, 2026 at 10:12 AM KNT Support <service@kntofficial.com> wrote:
-> Could you send us your order number, please?
-> Is there anything else we can help with?
-"""
 
 
 @pytest.fixture
@@ -51,7 +36,10 @@ def say_and_wait(ws: Any, text: str) -> None:
             return
 
 
-def test_suggestions_answer_the_latest_message_with_the_verified_orders_facts(s):
+def test_suggestions_answer_the_latest_message_with_the_verified_orders_facts(
+    s: Any, changeable_order: tuple[str, str]
+) -> None:
+    number, email = changeable_order
     agent_user = add_agent(s)
     with gateway(s) as client:
         agent = Agent(client, agent_user)
@@ -62,9 +50,9 @@ def test_suggestions_answer_the_latest_message_with_the_verified_orders_facts(s)
             say_and_wait(ws, "how long does shipping take?")
             before = agent.get(f"/api/staff/conversations/{conversation_id}/suggestions").json()
             assert before["order"] is None  # nothing verified yet
-            say_and_wait(ws, "what's the status of my order KNT-1001")
-            say_and_wait(ws, "ava@example.com")
-            say_and_wait(ws, "could I still swap the sapphire for a ruby?")
+            say_and_wait(ws, f"what's the status of my order {number}")
+            say_and_wait(ws, email)
+            say_and_wait(ws, "could I still swap the diamond for a ruby?")
             r = agent.get(f"/api/staff/conversations/{conversation_id}/suggestions")
         assert r.status_code == 200
         assert "faq;dur=" in r.headers["server-timing"]
@@ -72,13 +60,13 @@ def test_suggestions_answer_the_latest_message_with_the_verified_orders_facts(s)
         latest = TranscriptStore(s.database_url).latest_shopper(conversation_id)
         assert latest is not None and body["message_id"] == latest.id
         assert body["message_id"] != before["message_id"]
-        assert body["text"] == "could I still swap the sapphire for a ruby?"
+        assert body["text"] == "could I still swap the diamond for a ruby?"
         assert len(body["faq"]) == 3
         assert "orders_change_item" in [f["faq_id"] for f in body["faq"]]
         assert {"faq_id", "question", "answer", "section", "score"} <= set(body["faq"][0])
         assert body["faq"][0]["score"] >= body["faq"][1]["score"] >= body["faq"][2]["score"]
         order = body["order"]
-        assert order["order_number"] == "KNT-1001" and order["status"] == "in_production"
+        assert order["order_number"] == number and order["status"] == "in_production"
         assert order["possible"]["change"]["possible"] is True
         assert order["possible"]["return"] == {
             "possible": False,

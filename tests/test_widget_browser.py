@@ -9,12 +9,8 @@ so a new shopper and a new conversation.
 from __future__ import annotations
 
 import gzip
-import os
 import re
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,13 +21,6 @@ from bot.settings import PROJECT_ROOT
 pytestmark = pytest.mark.slow
 
 WIDGET = PROJECT_ROOT / "widget"
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 HOTPINK = "rgb(255, 105, 180)"
 
 
@@ -56,18 +45,6 @@ def test_widget_is_small_and_never_parses_html() -> None:
 
 
 # --- browser fixtures ----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs it (apt chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def context(browser: Any) -> Iterator[Any]:
     ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
@@ -85,43 +62,6 @@ def shop(context: Any, live_gateway: Any) -> Iterator[Any]:
     page.goto(f"{live_gateway.url}/?hostile")  # with the page's hostile CSS on
     yield page
     assert errors == []
-
-
-@pytest.fixture
-def changeable_order(live_gateway: Any) -> tuple[str, str]:
-    """An order of our own still in production with its one change unused: the demo
-    orders are shared by the whole test session, and other suites use up their changes."""
-    from sqlalchemy.orm import Session
-
-    from bot.orders.db import create_orders_engine
-    from bot.orders.models import Customer, Item, Order, Payment
-
-    number = f"KNT-{uuid.uuid4().int % 90000 + 10000}"
-    email = f"wendy-{uuid.uuid4().hex[:8]}@example.com"
-    now = datetime.now(UTC)
-    engine = create_orders_engine(live_gateway.settings.orders_database_url)
-    try:
-        with Session(engine) as session, session.begin():
-            session.add(
-                Order(
-                    order_number=number,
-                    customer=Customer(email=email, name="Wendy Browser", created_at=now),
-                    status="in_production",
-                    placed_at=now,
-                    items=[
-                        Item(
-                            product="Solitaire Diamond Ring",
-                            gemstone="diamond",
-                            metal="white gold",
-                            ring_size="6",
-                        )
-                    ],
-                    payment=Payment(method="card"),
-                )
-            )
-    finally:
-        engine.dispose()
-    return number, email
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    Update,
     false,
     insert,
     select,
@@ -163,6 +164,19 @@ class Message:
             "suggestion_use": self.suggestion_use,
             "suggestion_source": self.suggestion_source,
         }
+
+
+def pending_to_agent(conversation_id: str) -> Update:
+    """The statement that gives the conversation's messages still waiting for Rasa to the
+    agent who has it: Rasa never sees them."""
+    return (
+        update(chat_messages)
+        .where(
+            chat_messages.c.conversation_id == conversation_id,
+            chat_messages.c.status == "pending",
+        )
+        .values(status="agent")
+    )
 
 
 def _message(row: Any) -> Message:
@@ -390,17 +404,8 @@ class TranscriptStore:
         return _message(row) if row else None
 
     def pending_to_agent(self, conversation_id: str) -> None:
-        """The conversation's messages still waiting for Rasa go to the agent who has it:
-        Rasa never sees them."""
         with self._engine.begin() as conn:
-            conn.execute(
-                update(chat_messages)
-                .where(
-                    chat_messages.c.conversation_id == conversation_id,
-                    chat_messages.c.status == "pending",
-                )
-                .values(status="agent")
-            )
+            conn.execute(pending_to_agent(conversation_id))
 
     def answer(self, shopper_message_id: int, replies: list[dict[str, Any]]) -> list[Message]:
         """Store Rasa's replies to a shopper message and mark it answered, atomically."""

@@ -18,7 +18,12 @@ from typing import Any
 from sqlalchemy import Row, and_, func, insert, select, update
 
 from bot.db import get_engine, migrate_app_db
-from bot.gateway.transcripts import chat_conversations, chat_messages, utc_iso
+from bot.gateway.transcripts import (
+    chat_conversations,
+    chat_messages,
+    pending_to_agent,
+    utc_iso,
+)
 from bot.staff.accounts import StaffUser, first_name
 from bot.staff.tables import chat_handoffs, staff_users
 from bot.timeutil import as_utc, utc_now
@@ -238,15 +243,7 @@ class HandoffStore:
                             claimed_by=agent.id,
                         )
                     )
-                # Messages still waiting for Rasa go to the agent instead.
-                conn.execute(
-                    update(chat_messages)
-                    .where(
-                        chat_messages.c.conversation_id == conversation_id,
-                        chat_messages.c.status == "pending",
-                    )
-                    .values(status="agent")
-                )
+                conn.execute(pending_to_agent(conversation_id))
         state = self.state(conversation_id)
         if state.agent_id != agent.id:
             holder = state.agent_name or "Another agent"
