@@ -223,12 +223,21 @@ _LOOKS_ASKING = re.compile(
 )
 
 
+# "- jay", "— Anna K.", "~Bob": a name after a dash, alone on the last line.
+_DASH_NAME = re.compile(rf"^\s*(?:[-–—~]+\s*)(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})\s*$")
+
+
 def _is_signoff(lines: Sequence[str], i: int) -> bool:
     """ "Best regards," / "Thanks, Anna" / any short line ending in a comma with a name
-    alone on the next line ("Greetings from Lisbon,\nInes")."""
+    alone on the next line ("Greetings from Lisbon,\nInes") / "- jay" after a blank line
+    (a list's last item has another item above it)."""
     line = lines[i].strip()
     if _SIGNOFF.match(line):
         return True
+    if _DASH_NAME.match(line) and i > 0 and not lines[i - 1].strip():
+        above = next((x for x in reversed(lines[:i]) if x.strip()), "")
+        if not LIST_ITEM.match(above):
+            return True
     if not line.endswith(",") or len(line.split()) > 4 or _LOOKS_ASKING.match(line):
         return False
     nxt = next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
@@ -462,8 +471,9 @@ def sender_name(parts: EmailParts, nlp: Any) -> str | None:
     """
     candidates: list[str] = []
     if parts.signoff:
-        match = _SIGNOFF.match(parts.text[parts.signoff[0] : parts.signoff[1]])
-        name = match and (match.group("name") or match.group("title"))
+        line = parts.text[parts.signoff[0] : parts.signoff[1]]
+        match = _SIGNOFF.match(line) or _DASH_NAME.match(line)
+        name = match and (match.groupdict().get("name") or match.groupdict().get("title"))
         if name:
             candidates.append(name)
     for a, b in parts.signature[:1]:

@@ -4,21 +4,30 @@
 greeting, a sign-off or a signature (by lines); this module reads what is left, by
 sentences. Texting shorthand is spelled out for the parser ("r u open" reads "are you
 open"; spans still point into the e-mail as written). spaCy splits the text into
-sentences, and a sentence asks something if it
+sentences (and a "?" ends one even where spaCy goes on), and a sentence asks something if
 
-- ends with "?", or starts like a question ("how long does ...", "can I ...");
-- asks indirectly or by an imperative of asking ("I'd like to know whether ...", "I was
-  wondering if ...", "please confirm ...", "kindly advise ...", "let me know ...");
-- says what the store does in the second person, the texting way of asking ("u have a
+- it ends with "?", or starts like a question ("how long does ...", "can I ...",
+  "roughly how long ...");
+- it asks indirectly or by an imperative of asking ("I'd like to know whether ...", "I was
+  wondering if ...", "I would be grateful to know ...", "please confirm ...", "let me
+  know ...");
+- it says what the store does in the second person, the texting way of asking ("u have a
   store in NYC i could walk into", "you guys do payment plans");
-- is an item of a list under a lead-in that asks ("I'd love some info on:" / "- whether I
-  can order by phone" / "- payment plans"); the lead-in itself is then no question.
+- it is a clipped question: news asked for ("ETA on shipping", "status of my refund pls"),
+  a yes or no ("need signature or not"), "is it possible" left out ("change ring size 7 to
+  7.5 possible", "ok to pay with klarna");
+- it is an item of a list under a lead-in that asks ("I'd love some info on:" / "- whether
+  I can order by phone" / "- payment plans"); the lead-in itself is then no question.
 
-A sentence with two questions joined by "and" / a comma / ";" is split in two; a
-statement in front of a question ("My ring arrived damaged, can I get a full refund?") is
-left out of the question's span but kept as its `lead`, which the FAQ search reads too
-(so is the sentence before a question that names nothing: "Is that possible?"). Requests
-for an action ("Please cancel my order.") are found on request (`requests=True`), for
+A question's span is the clause that asks, and only that: a sentence with two questions
+joined by "and" / a comma / ";" is split in two; a statement or a framing clause in front
+of it ("My ring arrived damaged, can I ...", "Since I'm at work all day, is it okay if
+...") is its `lead`, which the FAQ search reads too (so is the sentence before a question
+that names nothing: "Is that possible?"); a reason or circumstance after it (", as I'm not
+confident online", " — we both work long shifts") and a thanks on its line (", cheers",
+" thx") are cut off. A sentence that only announces questions ("Hoping you can help with a
+few things.", "Could you clarify the following?") asks nothing. Requests for an action
+("Please cancel my order.") are found on request (`requests=True`), as kind "request", for
 `answer_email` to keep those the FAQ answers.
 
 Every `Question` keeps its exact span in the e-mail, so the console can highlight it.
@@ -149,6 +158,24 @@ _MARKERS = {
     "additionally",
     "moreover",
 }
+# Adverbs that may hedge a question's first word: "roughly how long ...", "realistically,
+# when ...". Not markers: "just" and "so" start statements too ("just ordered ...").
+_HEDGES = {
+    "roughly",
+    "approximately",
+    "about",
+    "around",
+    "exactly",
+    "realistically",
+    "honestly",
+    "basically",
+    "generally",
+    "usually",
+    "typically",
+    "just",
+    "so",
+    "really",
+}
 _GREETING_TOKENS = re.compile(rf"^{GREETING_WORD}$", re.I)
 _BOUNDARY_PUNCT = {",", ";", ":", "-", "–", "—", "/", "(", ")", "...", "…"}
 _SPLIT_CC = {"and", "but", "plus", "also", "so", "or"}
@@ -171,7 +198,20 @@ _INDIRECT = re.compile(
     r"|(?:just\s+)?checking\s+(?:in\s+)?(?:to\s+see\s+)?(?:if|whether|on|about)"
     r"|(?:i\s+was\s+|i(?:'m|’m|\s+am)\s+)?hoping\s+(?:you|someone|somebody)\s+"
     r"(?:could|can|would|might)\s+(?:tell|let|help|explain|advise|confirm|clarify)"
-    r"|(?:i(?:'m|’m|\s+am)\s+)?(?:interested|keen)\s+(?:to\s+know|in\s+knowing|to\s+find\s+out)"
+    # "I'm also keen to find out if ...", "curious to learn whether ..."
+    r"|(?:i(?:'m|’m|\s+am)\s+|we(?:'re|’re|\s+are)\s+)?(?:(?:also|really|very|quite|just)\s+)*"
+    r"(?:interested|keen|curious)\s+(?:to\s+(?:know|learn|find\s+out|hear|understand)"
+    r"|in\s+(?:knowing|learning|finding\s+out))"
+    # "I would also be grateful to know whether ...", "it'd be helpful to know how ...",
+    # "Would be great to know when ...": a wish to know, in the conditional ("I'm glad to
+    # hear it shipped" states).
+    rf"|(?:(?:{_WE}|it)(?:'d|’d|\s+would|\s+should)\s+|would\s+)(?:also\s+|really\s+|just\s+)?"
+    r"be\s+(?:(?:very|most|really|so|also|extremely|super|truly|ever\s+so)\s+)*"
+    r"(?:grateful|thankful|glad|happy|pleased|interested|keen|curious|obliged|helpful|useful"
+    r"|great|good|nice|lovely|handy|wonderful|appreciated)\s+"
+    r"to\s+(?:know|learn|hear|find\s+out|understand|confirm|get\s+(?:some\s+)?(?:info|clarity))"
+    rf"|{_WE}(?:'d|’d|\s+would)?\s+(?:also\s+|really\s+)?appreciate\s+"
+    r"(?:knowing|learning|hearing|finding\s+out|understanding)"
     r"|(?:i(?:'m|’m|\s+am)\s+)?looking\s+for\s+(?:some\s+|more\s+)?"
     r"(?:info|information|details|advice)\s+(?:on|about|regarding)"
     r"|(?:i\s+)?(?:would\s+)?appreciate\s+(?:any|some)\s+(?:info|information|help|advice)\s+"
@@ -185,7 +225,9 @@ _INDIRECT = re.compile(
     # "please confirm my package is insured", "tell me my options", "let me know the status
     # of my order": the imperatives of asking take any object ("Let me know if you need
     # anything else" is an offer: `_OFFER`).
-    r"|(?:confirm|verify|double[-\s]check)\s+(?!receipt\b)\w+"
+    # ("Please confirm once done." asks for a later message: nothing to answer now.)
+    r"|(?:confirm|verify|double[-\s]check)\s+(?!receipt\b|once\b|when\s+(?:done|it'?s\s+done"
+    r"|that'?s\s+done|complete|completed|finished|changed|you\s+(?:have|can))\b)\w+"
     rf"|(?:check|see)\s+(?:{_WH_OR_IF}|on|for\s+me)\b"
     r"|(?:tell\s+me|advise(?:\s+me)?|clarify|inform\s+me|update\s+me|let\s+(?:me|us)\s+know)"
     r"\s+(?!soon\b|asap\b|thanks?\b|please\b|if\s+you\s+(?:need|have|want|require)\b)\w+"
@@ -277,6 +319,8 @@ def _q_start(toks: Sequence[Any], j: int, strict: bool = False) -> str | None:
       "Will Parker" (a name) and "Have a nice day" (an imperative) are not.
     """
     j = _skip_markers(toks, j)
+    if j + 1 < len(toks) and toks[j].lower_ in _HEDGES and toks[j + 1].lower_ in _WH | _AUX:
+        j += 1  # "roughly how long does it take", "just when will it ship"
     if j >= len(toks):
         return None
     t = toks[j]
@@ -360,6 +404,11 @@ def _ends_with_question_mark(toks: Sequence[Any]) -> bool:
     return False
 
 
+def _no_word(tok: Any) -> bool:
+    """Punctuation, a space, an emoji: a token without a letter or digit."""
+    return not any(c.isalnum() for c in tok.text)
+
+
 def _words(toks: Sequence[Any]) -> int:
     return sum(1 for t in toks if any(c.isalnum() for c in t.text))
 
@@ -435,9 +484,14 @@ _TAKES_CLAUSE = {
 }
 
 
+_SYMBOLS = set("$€£¥%#&+@~*^=<>")
+
+
 def _punctuates(tok: Any) -> bool:
     if not (tok.is_punct or _is_boundary(tok)):
         return False
+    if all(c in _SYMBOLS for c in tok.text):
+        return False  # "can i get my $$ back", "100%": no sentence ends there
     inside_word = tok.text in {"-", "/", "'", "’"} and not tok.whitespace_
     return not (inside_word and tok.i > 0 and not tok.doc[tok.i - 1].whitespace_)
 
@@ -452,7 +506,11 @@ def _run_on_breaks(toks: Sequence[Any], begin: int) -> list[int]:
     out = []
     for i in range(begin + 3, len(toks) - 1):
         prev, tok, nxt = toks[i - 1], toks[i], toks[i + 1]
-        after_wh = any(t.lower_ in _WH for t in toks[max(begin, i - 3) : i])
+        # "how much time do i have": the auxiliary of the wh-question before it; but in
+        # "when it ships do i get a tracking number" the wh-word opens a clause of time.
+        after_wh = any(
+            toks[k].lower_ in _WH and _q_start(toks, k) for k in range(max(begin, i - 3), i)
+        )
         if (
             tok.pos_ == "AUX"
             and nxt.lower_ in {"i", "you", "u", "we", "it", "that", "this", "there"}
@@ -511,24 +569,19 @@ def _clause_starts(toks: Sequence[Any], begin: int) -> list[tuple[int, int, str]
     return sorted(out)
 
 
-def _is_frame_prefix(toks: Sequence[Any]) -> bool:
-    """A prefix that frames the question instead of stating something ("If I order today,",
-    "For the installments,", "Once you get it back,"): kept as part of the question."""
-    j = _skip_markers(toks, 0)
-    return j < len(toks) and (toks[j].pos_ in {"SCONJ", "ADP"} or toks[j].tag_ == "WRB")
-
-
 def _sentence_questions(toks: Sequence[Any]) -> tuple[int, list[tuple[int, int]]]:
     """Token ranges [a, b) of the questions in one sentence (toks without edge spaces),
     and where the sentence's own text starts (after a greeting): what lies between that
     and the first question is the statement it leans on."""
     begin = _strip_greeting(toks)
     if _words(toks[begin:]) < 2:
-        return begin, []
+        # "ETA?", "Update?": one word that asks for news
+        return begin, ([(begin, len(toks))] if _one_word_ask(toks, begin) else [])
     starts = _clause_starts(toks, begin)
     ends_q = _ends_with_question_mark(toks)
     # "Who knew!", "How lovely!": a wh-word opening an exclamation asks nothing.
-    exclaims = not ends_q and toks[-1].text == "!"
+    # ("where's my ring at thx!!": the "!" is the thanks', not the question's.)
+    exclaims = not ends_q and toks[_cut_thanks(toks, begin, len(toks)) - 1].text == "!"
     first: int | None = None
     start_kind = _q_start(toks, begin) or _declared(toks, begin)
     indirect = _indirect(toks, begin)
@@ -538,11 +591,12 @@ def _sentence_questions(toks: Sequence[Any]) -> tuple[int, list[tuple[int, int]]
         for _, j, conn in starts:
             strict = not ends_q and conn in {",", "run-on"}
             if _q_start(toks, j, strict=strict) or _indirect(toks, j) or _declared(toks, j):
-                # "If I order today, will it ..." keeps its frame; "My ring arrived
-                # damaged, can I ..." leaves the statement out of the question's span.
-                first = begin if _is_frame_prefix(toks[begin:j]) else j
+                # "My ring arrived damaged, can I ...", "Since I'll be at work, is it okay
+                # if ...", "If I order today, will it ...": the span is the clause that
+                # asks; what stands before it is its lead (the FAQ search reads both).
+                first = j
                 break
-        if first is None and ends_q:
+        if first is None and (ends_q or _fragment_asks(toks, begin)):
             first = begin
     if first is None:
         return begin, []
@@ -600,10 +654,12 @@ def _trim(toks: Sequence[Any], a: int, b: int) -> tuple[int, int]:
         toks[a].is_space
         or (toks[a].is_punct and toks[a].text not in {"(", '"'})
         or (a + 1 < b and toks[a].like_num and toks[a + 1].text in {".", ")"})
+        # an emoji or emoticon left over from the sentence before ("engaged 💍 How ...")
+        or (_no_word(toks[a]) and toks[a].text not in {"(", '"'} and not toks[a].is_currency)
     ):
         a += 1
     last_q = max((i for i in range(a, b) if toks[i].text.endswith("?")), default=None)
-    if last_q is not None and all(t.is_punct or t.is_space for t in toks[last_q + 1 : b]):
+    if last_q is not None and all(_no_word(t) for t in toks[last_q + 1 : b]):
         return a, last_q + 1
     while b > a and (
         toks[b - 1].is_space
@@ -908,8 +964,17 @@ class _LeadIn:
 
 def _lead_in(toks: Sequence[Any], own: list[Question]) -> _LeadIn | None:
     said = _text_from(toks, 0)
-    if _RUNS_ON.search(said) and (own or _LIST_LEAD.search(said)):
-        return _LeadIn(said, own, said.rstrip().endswith(":"))
+    # "I'm thinking about the halo ring and I'd like to know:", "Before I order, can you
+    # tell me": a clause of it announces the list.
+    begin = _strip_greeting(toks)
+    clauses = [begin, *(j for _b, j, _c in _clause_starts(toks, begin))]
+    announces = any(_announces(toks, _skip_markers(toks, j), len(toks)) for j in clauses)
+    if _RUNS_ON.search(said) and (own or announces or _LIST_LEAD.search(said)):
+        # Only a frame of asking is dropped for the list's items: "Can you let me know", "I'd
+        # love some info on:"; "also free returns or nah" above a list still asks itself.
+        colon = said.rstrip().endswith(":")
+        frames = [q for q in own if colon or _REQUEST_FRAME.match(q.said)]
+        return _LeadIn(said, frames, colon)
     return None
 
 
@@ -941,21 +1006,333 @@ def _is_fragment(toks: Sequence[Any]) -> bool:
     )
 
 
+# --- where a question ends, and what only announces questions -----------------------------
+
+# A clause after a comma or dash that gives the customer's reason or circumstances is no
+# part of the question: "Can I order by phone, as I'm not very confident online?", "is it
+# insured, we saved for months", "Does someone need to sign — we both work long shifts".
+# A clause that conditions or narrows the question stays: ", if it doesn't fit", ", or
+# only cards?", ", which I used before".
+_REASONS = {"as", "because", "since", "cause", "cos", "cuz", "coz", "bc", "seeing", "given"}
+_KEEPS = {
+    "if",
+    "when",
+    "whenever",
+    "once",
+    "before",
+    "after",
+    "until",
+    "till",
+    "til",
+    "unless",
+    "or",
+    "whether",
+    "than",
+    "while",
+    "even",
+    "which",
+    "who",
+    "that",
+    "where",
+    "like",
+    "say",
+    "especially",
+    "including",
+    "please",
+    "pls",
+    "plz",
+    "in",
+    "for",
+    "to",
+    "with",
+    "without",
+    "instead",
+    "preferably",
+    "ideally",
+}
+_SUBJECTS = {"nsubj", "nsubjpass", "expl", "csubj"}
+
+
+def _states(toks: Sequence[Any], j: int, b: int) -> bool:
+    """Whether toks[j:b], a clause after a comma inside a question, states something of
+    its own: a reason ("as I'm ...", "because ..."), or a clause with its own subject
+    ("my husband and I both work ...", "it's a gift") that does not ask."""
+    first = toks[j].lower_
+    if first in _KEEPS or _q_start(toks, j) or _indirect(toks, j) or _declared(toks, j):
+        return False
+    own_subject = any(
+        t.dep_ in _SUBJECTS and j <= t.head.i - toks[0].i < b for t in toks[j:b]
+    ) or first in _RUN_ON_SUBJECTS | {"my", "our", "we", "she", "he", "they", "it"}
+    if first in _REASONS:
+        # "as soon as possible", "since last week" state nothing of their own
+        return first in {"because", "cause", "cos", "cuz", "coz", "bc"} or own_subject
+    if toks[j].tag_ == "VBD" and toks[j].lower_ not in {"said", "meant"}:
+        return True  # texting, the subject left out: "..., sent it back monday"
+    return own_subject and _words(toks[j:b]) >= 2
+
+
+def _cut_tail(toks: Sequence[Any], a: int, b: int) -> int:
+    """Where the question toks[a:b] ends once a trailing statement ("..., we both work
+    long shifts") or a sign-off on its line ("..., cheers", "... thx") is cut off."""
+    # The clauses of the whole sentence: read from the question's start alone, "please tell
+    # me how long I have" would look like an unpunctuated run-on.
+    for boundary, j, conn in _clause_starts(toks, 0):
+        if boundary <= a:
+            continue
+        if boundary >= b or j >= b:
+            break
+        if _words(toks[a:boundary]) < 2:
+            continue
+        reason = conn == "run-on" or toks[j].lower_ in {"because", "cuz", "coz", "cos", "bc"}
+        if (conn == "," or reason) and _states(toks, j, b):
+            b = boundary
+            break
+    return _cut_thanks(toks, a, b)
+
+
+_THANKS_TAIL = re.compile(
+    r"(?:^|[\s,;:.!?–—-])\s*(?i:(?:and\s+)?(?:many|much|big|huge)\s+)?"
+    r"(?i:thanks|thank\s+(?:you|u)|thankyou|thanx|thnx|tnx|tia|ty|cheers|ta)\b"
+    r"(?i:\s+(?:so\s+much|very\s+much|a\s+lot|again|in\s+advance|heaps|loads|x+|xo+))*"
+    r"[\s!.,]*(?i:x+|xo+)?[\s!.]*"
+    # ... and a name, or a word for whoever reads it ("cheers mate", "thanks guys")
+    r"(?:,?\s*(?:[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)?"
+    r"|(?i:mate|hun|hon|babe|sweetie|guys|all|folks|team|everyone|love|dear|bro|pal))[\s.!]*)?$"
+)
+
+
+def _cut_thanks(toks: Sequence[Any], a: int, b: int) -> int:
+    """ "can I pay with Klarna, cheers" / "is the box plain thx" / "where's my order, ty":
+    the thanks that closes the message on the question's own line is no part of it."""
+    if b <= a:
+        return b
+    said = _text_from(toks[:b], a)
+    match = _THANKS_TAIL.search(said)
+    if match is None:
+        return b
+    at = toks[a].idx + match.start()
+    k = next((i for i in range(a, b) if toks[i].idx >= at), b)
+    while k < b and _no_word(toks[k]):
+        k += 1  # the cut starts at the thanks word, after the punctuation before it
+    return k if _words(toks[a:k]) >= 2 else b
+
+
+# Sentences that announce questions and ask nothing themselves: "Hoping you can help with
+# a few things.", "I want to know some things.", "Could you clarify the following?", "Can
+# I ask you a couple of questions?", "I'd like to check." The questions follow them.
+_QTY = (
+    r"(?:a\s+(?:few|couple(?:\s+of)?|number\s+of)|some|several|few|two|three|four|these"
+    r"|the\s+following|my|a|one|another|one\s+more|a\s+quick|one\s+quick)"
+)
+_THING = (
+    r"(?:(?:quick|small|little|other|more|further|simple|general)\s+)?"
+    r"(?:things?|questions?|queries|query|points?|bits|issues|matters|concerns|items|details"
+    r"|doubts|ones|stuff)"
+)
+# "a few things", "some questions", "the following", "something" (about one topic at most:
+# "a few things about my order"; "I'd like to know about the warranty" asks).
+_QOBJ = (
+    rf"(?:(?:{_QTY}\s+{_THING}|something|anything|the\s+following|a\s+few|a\s+couple)"
+    r"(?:\s+(?:about|regarding|re|on|with|concerning|for)\s+(?:my|the|your|our|an?|this)?\s*"
+    r"[\w-]+(?:\s+[\w-]+)?)?)"
+)
+_HOBJ = (
+    rf"(?:{_QOBJ}|(?:my|our|an?|the|this)\s+"
+    r"(?:order|purchase|query|question|problem|issue|request))"
+)
+_ANNOUNCE_TAIL = (
+    r"(?:\s*,?\s*(?:for\s+me|for\s+us|please|pls|if\s+(?:that's|thats|that\s+is|it's|its)"
+    r"\s+ok(?:ay)?|if\s+(?:you\s+)?(?:can|could|may|don't\s+mind)|before\s+i\s+(?:order|buy"
+    r"|purchase|decide)|first|quickly|by\s+you|past\s+you|too|as\s+well))*"
+    r"[\s.!?:;,)…]*$"
+)
+_ANNOUNCES = re.compile(
+    r"^(?:(?:and|also|so|but|just|ok|okay|oh|well|first|firstly)[\s,]+)*"
+    r"(?:"
+    r"(?:i(?:'m|’m|\s+am|\s+was)\s+|was\s+|am\s+)?(?:really\s+|just\s+|also\s+)?hoping\s+"
+    r"(?:you|u|someone|somebody|you\s+guys)\s+(?:can|could|would|will|might|may)\s+"
+    r"(?:please\s+)?(?:help|assist|answer|clarify|advise|explain)(?:\s+(?:me|us))?(?:\s+out)?"
+    rf"(?:\s+(?:with|on))?(?:\s+{_HOBJ})?"
+    rf"|(?:(?:i|we)(?:'d|’d|\s+would)\s+|would\s+|(?:i|we)\s+)?(?:also\s+|just\s+|really\s+)?"
+    r"(?:want|wanted|like|love|need|needed|wish|have)\s+to\s+"
+    r"(?:know|ask|check|clarify|confirm|find\s+out|understand|run|raise|enquire|inquire)"
+    rf"(?:\s+(?:you|u|about|over|by\s+you))?(?:\s+{_QOBJ})?"
+    r"|(?:i(?:'m|’m|\s+am|\s+was)\s+|was\s+)?(?:also\s+|just\s+)?wondering\s+(?:about\s+)?"
+    rf"{_QOBJ}"
+    r"|(?:can|could|may|might)\s+(?:i|we)\s+(?:please\s+|just\s+)?(?:ask|check|clarify|run)"
+    rf"(?:\s+(?:you|u))?(?:\s+(?:about\s+)?{_QOBJ})?"
+    r"|(?:can|could|would|will)\s+(?:you|u|someone|somebody|anyone)\s+(?:please\s+|kindly\s+)?"
+    r"(?:(?:help|assist)(?:\s+(?:me|us))?(?:\s+out)?(?:\s+(?:with|on))?"
+    rf"(?:\s+{_HOBJ})?"
+    r"|(?:clarify|answer|explain|advise(?:\s+(?:me\s+)?on)?|confirm|check|tell\s+me|go\s+over"
+    rf"|look\s+into)(?:\s+{_QOBJ})?)"
+    r"|(?:would|do)\s+you\s+mind\s+(?:answering|helping(?:\s+(?:me|us))?(?:\s+with)?"
+    rf"|clarifying|explaining|checking)(?:\s+{_QOBJ})?"
+    r")"
+    rf"{_ANNOUNCE_TAIL}",
+    re.I,
+)
+
+
+# ... and any other way to say it: a verb of asking or helping whose only object is "a few
+# things" ("Could I pick your brain on a few things?", "Would you be able to help with a
+# couple of questions?"). "Can I buy a few things with Klarna?" asks.
+_ASKING_VERBS = {
+    "help",
+    "assist",
+    "ask",
+    "answer",
+    "clarify",
+    "explain",
+    "check",
+    "run",
+    "go",
+    "pick",
+    "raise",
+    "query",
+    "have",
+    "get",
+    "need",
+    "want",
+    "cover",
+    "discuss",
+    "address",
+}
+_CHATTY_NOUNS = {"brain", "hand", "help", "moment", "minute", "time", "favour", "favor", "second"}
+_ENDS_WITH_THINGS = re.compile(rf"\b{_QOBJ}{_ANNOUNCE_TAIL}", re.I)
+
+
+def _announces(toks: Sequence[Any], a: int, b: int) -> bool:
+    """Whether toks[a:b] only announces questions (see `_ANNOUNCES`)."""
+    said = _text_from(toks[:b], a)
+    if _ANNOUNCES.match(said):
+        return True
+    match = _ENDS_WITH_THINGS.search(said)
+    if match is None:
+        return False
+    at = toks[a].idx + match.start()
+    before = [t for t in toks[a:b] if t.idx < at]
+    return any(t.lemma_.lower() in _ASKING_VERBS for t in before) and not any(
+        t.pos_ in {"NOUN", "PROPN"} and t.lower_ not in _CHATTY_NOUNS for t in before
+    )
+
+
+# --- questions without a question's form -------------------------------------------------
+
+# Clipped questions of texting style, no lead-in and no "?": a request for news ("ETA on
+# shipping", "status of my refund pls"), a yes/no ("need signature or not", "insurance
+# yes or no"), or "is it possible" left out ("change ring size 7 to 7.5 possible", "klarna
+# ok", "possible to get it by the 14th"). Only fragments: a sentence with a finite verb
+# ("The tracking status says delivered", "Delivery on a weekday is ok.") states.
+_NEWS = (
+    r"(?:eta|e\.t\.a\.?|status|update|updates|news|timeline|time\s*frame|timeframe"
+    r"|turnaround(?:\s+time)?|lead\s+time|(?:delivery|ship(?:ping)?|dispatch)\s+date"
+    r"|tracking(?:\s+(?:number|no\.?|#|info|link|details))?)"
+)
+_NEWS_FRAGMENT = re.compile(
+    rf"^(?:any\s+|an\s+|the\s+)?(?:[\w-]+\s+){{0,2}}?{_NEWS}"
+    r"(?:\s+(?:on|of|for|re|regarding|about|with|when)\b[^.!:]*)?"
+    r"(?:\s+(?:pls|please|plz|asap))?[\s?!.]*$",
+    re.I,
+)
+_YES_NO = re.compile(r"\b(?:or\s+(?:not|no|nah|nope)|yes\s+or\s+no|y\s*/\s*n)[\s?!.]*$", re.I)
+_MAYBE_FIRST = re.compile(
+    r"^(?:possible|poss|ok|okay|any\s*way|any\s+chance|chance)\s+(?:to|for|if|of|i|we)\b", re.I
+)
+_MAYBE = re.compile(
+    r"\b(?:possible|poss|ok|okay|doable|allowed|an\s+option)(?:\s+(?:pls|please|plz))?"
+    r"[\s?!.]*$|\bpossible\b",
+    re.I,
+)
+_PERSONS = {"i", "we", "you", "u", "he", "she", "they", "me", "us"}
+
+
+def _finite(toks: Sequence[Any]) -> bool:
+    """A verb that makes a sentence of it: "arrived", "is", "would"; a bare "need", "change"
+    or "resize" without a subject is the clipped question's."""
+    for t in toks:
+        if t.tag_ in {"VBD", "VBZ", "MD"} or t.pos_ == "AUX":
+            return True
+        if t.tag_ == "VBP" and any(c.dep_ in _SUBJECTS for c in t.children):
+            return True
+    return False
+
+
+def _fragment_asks(toks: Sequence[Any], begin: int) -> bool:
+    """Whether toks[begin:] is a clipped question (see `_NEWS_FRAGMENT`, `_YES_NO`,
+    `_MAYBE`)."""
+    j = _skip_markers(toks, begin)
+    # Its first clause: "status of my refund pls, sent it back 2 weeks ago" asks before the
+    # comma (`_cut_tail` then cuts the rest off).
+    end = next(
+        (i for i in range(j + 1, len(toks)) if _punctuates(toks[i]) and toks[i].text != "?"),
+        len(toks),
+    )
+    rest = toks[j:end]
+    if not rest or _words(rest) > 10 or _finite(rest):
+        return False
+    if end < len(toks) and toks[end].text == ":":
+        return False  # "Update: the parcel arrived": a label
+    said = _text_from(rest, 0)
+    # ("ok", "so" may also be markers: "ok to pay with klarna" starts with its question)
+    if _NEWS_FRAGMENT.match(said) or _MAYBE_FIRST.match(_text_from(toks[:end], begin)):
+        return True
+    if any(t.lower_ in _PERSONS or t.lower_ in {"not", "no", "never"} for t in rest[:-2]):
+        return False  # "not possible for me", "I'm fine either way or not"
+    if _YES_NO.search(said):
+        return True
+    return bool(_MAYBE.search(said)) and _names_something(rest)
+
+
+def _one_word_ask(toks: Sequence[Any], begin: int) -> bool:
+    """ "ETA?", "Update?", "status?": one word asking for news."""
+    rest = [t for t in toks[begin:] if not _no_word(t)]
+    return (
+        len(rest) == 1
+        and _ends_with_question_mark(toks)
+        and bool(re.fullmatch(_NEWS, rest[0].text, re.I))
+    )
+
+
 # --- putting it together -------------------------------------------------------------------
 
 
 def _sentences(doc: Any) -> list[list[Any]]:
-    """The sentences of a parsed unit as token lists, without edge spaces."""
+    """The sentences of a parsed unit as token lists, without edge spaces.
+
+    A "?" inside what spaCy calls one sentence ends a question all the same: "when does
+    my ring ship? ordered yest" is a question and a fragment that asks nothing, and spaCy
+    keeps them together when the second starts in lower case.
+    """
     out = []
     for sent in doc.sents:
-        toks = list(sent)
-        while toks and toks[-1].is_space:
-            toks.pop()
-        while toks and toks[0].is_space:
-            toks.pop(0)
-        if toks:
-            out.append(toks)
+        for toks in _split_at_question_marks(list(sent)):
+            while toks and toks[-1].is_space:
+                toks.pop()
+            while toks and toks[0].is_space:
+                toks.pop(0)
+            if toks:
+                out.append(toks)
     return out
+
+
+_CLOSERS = {")", "]", '"', "'", "”", "’", "!"}
+
+
+def _split_at_question_marks(toks: list[Any]) -> list[list[Any]]:
+    pieces: list[list[Any]] = []
+    start = 0
+    for i, tok in enumerate(toks):
+        if "?" not in tok.text or tok.text.strip("?!") or i + 1 >= len(toks):
+            continue
+        k = i + 1
+        while k < len(toks) and (toks[k].text in _CLOSERS or "?" in toks[k].text):
+            k += 1
+        if k < len(toks) and any(c.isalnum() for t in toks[k:] for c in t.text):
+            pieces.append(toks[start:k])
+            start = k
+    pieces.append(toks[start:])
+    return [p for p in pieces if p]
 
 
 def _request_range(toks: Sequence[Any], begin: int) -> tuple[int, int] | None:
@@ -989,13 +1366,17 @@ def _sentence_found(
     out = []
     for n, (a, b) in enumerate(ranges):
         a, b = _trim(toks, a, b)
-        if b <= a or _words(toks[a:b]) < 2:
+        whole = b
+        a, b = _trim(toks, a, _cut_tail(toks, a, b))
+        if b <= a or (_words(toks[a:b]) < 2 and not _one_word_ask(toks, a)):
             continue
         said = _text_from(toks[:b], a)
         start, end = unit.span(toks[a].idx, toks[b - 1].idx + len(toks[b - 1].text))
         text = email[start:end]
-        if _SMALL_TALK.match(said) or (
-            "?" not in said and (_OFFER.match(said) or is_title_case_name(text))
+        if (
+            _SMALL_TALK.match(said)
+            or _announces(toks, a, b)
+            or ("?" not in said and (_OFFER.match(said) or is_title_case_name(text)))
         ):
             continue
         lead = ""
@@ -1004,7 +1385,9 @@ def _sentence_found(
             if lead_b > lead_a:
                 lead = _text_from(toks[:lead_b], lead_a)
         if not lead and not _names_something(toks[a:b]):
-            lead = before
+            # "Is that okay, I'm at work all day": what it asks about is around it
+            tail = _text_from(toks[:whole], b) if whole > b else ""
+            lead = " ".join(x for x in (before, tail) if x)
         out.append(Question(text, start, end, lead, said, kind))
     return out
 

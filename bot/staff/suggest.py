@@ -11,10 +11,13 @@
 `answer_email`'s dict is the JSON contract of `POST /api/staff/suggest` and of
 `bot suggest --json`:
 
-    {"questions": [{"text", "start", "end", "answered",
+    {"questions": [{"text", "start", "end", "answered", "kind",
                     "suggestions": [{"faq_id", "question", "answer", "section", "score"}]}],
      "order": {...} | null,
      "draft": str}
+
+`kind` is "question", or "request": the customer asked for an action the FAQ speaks to
+("Please cancel my order.") and asked nothing; the console may show it apart.
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ class AnsweredQuestion:
             "end": self.question.end,
             "suggestions": [s.to_json() for s in self.suggestions],
             "answered": self.answered,
+            "kind": self.question.kind,
         }
 
 
@@ -193,6 +197,9 @@ def answer_email(
     analysed; the draft says so.
     """
     parts = read_email(text)
+    # Requests come too, marked as such: "I want to swap it for another stone." asks no
+    # question (annotators call it a statement), but the exchange policy is what the agent
+    # answers it with. The order facts say whether this order can still be changed.
     answers = _answer_questions(engine, find_questions(text, nlp, parts, requests=True))
 
     order = None
