@@ -41,6 +41,10 @@ class OrderClient:
         """`staff=True`: the gateway's client for its console, with ORDERS_STAFF_TOKEN (the
         only token of `/v1/staff/...`); the action server never has it."""
         self._base = settings.orders_url.rstrip("/")
+        # The gateway keeps one client (its connections stay open between calls); the
+        # action server's workers make one per call.
+        self._client: httpx.AsyncClient | None = None
+        self._keep = staff
         token = settings.orders_staff_token if staff else settings.orders_api_token
         self._headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         self._timeout = settings.orders_timeout_seconds
@@ -52,8 +56,15 @@ class OrderClient:
         # `actor`: who asks, for the backend's audit log.
         headers = {**self._headers, "X-Actor": actor} if actor else self._headers
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as c:
-                r = await c.post(f"{self._base}{path}", json=body, headers=headers)
+            if self._keep:
+                if self._client is None:
+                    self._client = httpx.AsyncClient(
+                        timeout=self._timeout, transport=self._transport
+                    )
+                r = await self._client.post(f"{self._base}{path}", json=body, headers=headers)
+            else:
+                async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as c:
+                    r = await c.post(f"{self._base}{path}", json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise OrderBackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if r.status_code == 404:
@@ -71,6 +82,11 @@ class OrderClient:
             raise OrderBackendUnavailable(f"order backend answered {r.status_code}: {r.text[:200]}")
         data: dict[str, Any] = r.json()
         return data
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def verify(self, order_number: str, email: str) -> bool:
         data = await self._post("/v1/verify", {"order_number": order_number, "email": email})

@@ -77,7 +77,7 @@ def create_app(
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await rasa.aclose()
-        staff.close()
+        await staff.aclose()
         db.close()
 
     app = FastAPI(

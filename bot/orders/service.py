@@ -92,26 +92,29 @@ class OrderService:
                 raise NotFound()
             return views.order_view(order, self.clock())
 
-    def describe(self, body: OrderNumberOnly, actor: str) -> StaffOrderView:
-        """An order by its number alone, for the store's staff (the gateway's console);
-        each look is audited, since no e-mail proof guards it."""
-        now = self.clock()
-
-        def look(session: Session) -> StaffOrderView:
+    def describe(self, body: OrderNumberOnly) -> StaffOrderView:
+        """An order by its number alone, for the store's staff (the gateway's console)."""
+        with self.db.read() as session:
             order = repository.order_by_number(session, body.order_number)
             if order is None:
                 raise NotFound()
+            return views.staff_order_view(order, self.clock())
+
+    def audit_view(self, order_number: str, actor: str) -> None:
+        """Write down that `actor` looked at the order (no e-mail proof guards that look)."""
+        now = self.clock()
+
+        def write(session: Session) -> None:
             repository.audit(
                 session,
                 when=now,
                 action="staff_view",
-                order_number=order.order_number,
+                order_number=order_number,
                 actor=actor,
                 details={},
             )
-            return views.staff_order_view(order, now)
 
-        return self.db.write(look)
+        self.db.write(write)
 
     # --- writes ------------------------------------------------------------------------
 

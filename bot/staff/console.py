@@ -124,8 +124,9 @@ class StaffConsole:
     ) -> dict[str, Any] | None:
         return await describe_order(self.orders, order_number, f"staff:{agent.id}")
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         self.nlp.close()
+        await self.orders.aclose()
 
 
 async def describe_order(
