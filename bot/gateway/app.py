@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -30,6 +30,17 @@ WIDGET_DIR = PROJECT_ROOT / "widget"
 MAX_BODY_BYTES = 256 * 1024
 SESSION_SWEEP_SECONDS = 600  # expired staff sessions and stale failed-login counts go
 log = logging.getLogger(__name__)
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run `job` every `seconds` until cancelled; a failure (a database hiccup) is logged
+    and the next round runs all the same."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except Exception:
+            log.exception("background job %s failed", getattr(job, "__qualname__", job))
 
 
 def create_app(
@@ -57,20 +68,15 @@ def create_app(
     staff = StaffConsole(settings, accounts, desk, rasa, db)
 
     async def sweep_sessions() -> None:
-        while True:
-            await asyncio.sleep(SESSION_SWEEP_SECONDS)
-            try:
-                await db(accounts.sweep)
-            except Exception:  # a database hiccup must not end the loop
-                log.exception("sweeping expired staff sessions failed")
+        await db(accounts.sweep)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if warm_nlp:
             staff.nlp.warm()
         background = [
-            asyncio.create_task(desk.run_sweeper()),
-            asyncio.create_task(sweep_sessions()),
+            asyncio.create_task(every(desk.overdue_check_seconds, desk.tell_overdue)),
+            asyncio.create_task(every(SESSION_SWEEP_SECONDS, sweep_sessions)),
         ]
         yield
         for task in background:

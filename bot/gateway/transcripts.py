@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
@@ -179,6 +180,16 @@ def pending_to_agent(conversation_id: str) -> Update:
     )
 
 
+def _by_client_id(conn: Connection, session_id: str, client_id: str) -> Message | None:
+    """The session's message with this client id (a client id is stored once per session)."""
+    row = conn.execute(
+        select(chat_messages).where(
+            chat_messages.c.session_id == session_id, chat_messages.c.client_id == client_id
+        )
+    ).first()
+    return _message(row) if row else None
+
+
 def _message(row: Any) -> Message:
     return Message(
         id=row.id,
@@ -301,14 +312,9 @@ class TranscriptStore:
         """Store a shopper message (`pending` for Rasa, or `agent` while an agent has the
         conversation); (the stored message, True) if it was already there."""
         with self._engine.begin() as conn:
-            existing = conn.execute(
-                select(chat_messages).where(
-                    chat_messages.c.session_id == conversation.session_id,
-                    chat_messages.c.client_id == client_id,
-                )
-            ).first()
+            existing = _by_client_id(conn, conversation.session_id, client_id)
             if existing is not None:
-                return _message(existing), True
+                return existing, True
             try:
                 with conn.begin_nested():
                     new_id = conn.execute(
@@ -324,13 +330,9 @@ class TranscriptStore:
                         )
                     ).inserted_primary_key[0]  # type: ignore[index]
             except IntegrityError:  # the same id from another tab, at the same moment
-                row = conn.execute(
-                    select(chat_messages).where(
-                        chat_messages.c.session_id == conversation.session_id,
-                        chat_messages.c.client_id == client_id,
-                    )
-                ).one()
-                return _message(row), True
+                existing = _by_client_id(conn, conversation.session_id, client_id)
+                assert existing is not None
+                return existing, True
             row = conn.execute(select(chat_messages).where(chat_messages.c.id == new_id)).one()
         return _message(row), False
 
@@ -352,7 +354,6 @@ class TranscriptStore:
         author_name: str | None = None,
         suggestion_use: str | None = None,
         suggestion_source: str | None = None,
-        custom: dict[str, Any] | None = None,
     ) -> tuple[Message, bool]:
         """Store an agent's reply (role `agent`) or a notice about the hand-off (role
         `system`); (the stored message, True) when that client id was stored already."""
@@ -363,14 +364,9 @@ class TranscriptStore:
                 )
             ).scalar_one()
             if client_id is not None:
-                existing = conn.execute(
-                    select(chat_messages).where(
-                        chat_messages.c.session_id == session_id,
-                        chat_messages.c.client_id == client_id,
-                    )
-                ).first()
+                existing = _by_client_id(conn, session_id, client_id)
                 if existing is not None:
-                    return _message(existing), True
+                    return existing, True
             new_id = conn.execute(
                 insert(chat_messages).values(
                     session_id=session_id,
@@ -378,7 +374,6 @@ class TranscriptStore:
                     role=role,
                     client_id=client_id,
                     text=text,
-                    custom=custom,
                     author_id=author_id,
                     author_name=author_name,
                     suggestion_use=suggestion_use,

@@ -12,7 +12,6 @@ turns of one conversation take the same lock, so none of them interleave.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
@@ -124,20 +123,15 @@ class HandoffDesk:
             await self.shoppers.broadcast(
                 state.session_id, {"type": "message", "message": notice.wire()}
             )
-            await self.staff.to_watchers(
-                state.conversation_id,
-                {
-                    "type": "message",
-                    "conversation_id": state.conversation_id,
-                    "message": notice.staff_wire(),
-                },
-            )
+            await self.published(state.conversation_id, [notice])
         await self.shoppers.broadcast(
             state.session_id, {"type": "handoff_state", "handoff": state.widget()}
         )
 
     async def _queue_changed(self, state: HandoffState) -> None:
         """Every console updates its queue entry for this conversation."""
+        if not self.staff.online():
+            return  # no console open: nothing to read for nobody
         last = await self.db(self.queue.last_messages, [state.conversation_id])
         await self.staff.to_all(
             {
@@ -157,8 +151,7 @@ class HandoffDesk:
 
     # --- called by the widget's side (bot/gateway/chat.py) -------------------------------
     async def published(self, conversation_id: str, messages: list[Message]) -> None:
-        """Messages just stored in a conversation (the shopper's or the bot's): to the
-        consoles watching it, and the queue's preview when it is handed off."""
+        """Messages just stored in a conversation (anyone's): to the consoles watching it."""
         for message in messages:
             await self.staff.to_watchers(
                 conversation_id,
@@ -170,7 +163,8 @@ class HandoffDesk:
             )
 
     async def queue_touched(self, conversation: Conversation) -> None:
-        if conversation.state in ("waiting", "claimed"):
+        """A message in a handed-off conversation: the queue's preview changes."""
+        if conversation.state in ("waiting", "claimed") and self.staff.online():
             await self._queue_changed(await self.db(self.queue.state, conversation.id))
 
     async def handed_off(self, conversation_id: str, reason: str) -> None:
@@ -179,14 +173,10 @@ class HandoffDesk:
         if not started:
             return  # already in the queue or with an agent
         log.info("conversation %s handed off (%s)", conversation_id, reason)
-        await self._queue_changed(state)
-        if self.staff.online() == 0 and await self.db(
-            self.queue.mark_unavailable, state.conversation_id
-        ):
-            state = await self.db(self.queue.state, conversation_id)
-            await self._tell_shopper(state, self.unavailable_text())
+        if self.staff.online():
             await self._queue_changed(state)
-        else:
+            await self._tell_shopper(state)
+        elif not await self._tell_unavailable(conversation_id):
             await self._tell_shopper(state)
 
     async def ensure_resumed(self, conversation: Conversation) -> None:
@@ -299,6 +289,7 @@ class HandoffDesk:
                 "The shopper has left this conversation (they started a new one); reply by "
                 "e-mail if they left an address."
             )
+        source = (suggestion_source or "")[:64] or None  # the column's width
         if suggestion is None:
             use = "none"
         elif " ".join(suggestion.split()) == " ".join(text.split()):
@@ -315,7 +306,7 @@ class HandoffDesk:
                 author_id=agent.id,
                 author_name=agent.first_name,
                 suggestion_use=use,
-                suggestion_source=(suggestion_source or "")[:64] or None if suggestion else None,
+                suggestion_source=source if suggestion else None,
             )
         )
         if duplicate:
@@ -351,27 +342,24 @@ class HandoffDesk:
         )
 
     # --- background -----------------------------------------------------------------------
+    async def _tell_unavailable(self, conversation_id: str) -> bool:
+        """Tell the shopper nobody is free (once per hand-off); False if told already."""
+        if not await self.db(self.queue.mark_unavailable, conversation_id):
+            return False
+        state = await self.db(self.queue.state, conversation_id)
+        await self._tell_shopper(state, self.unavailable_text())
+        await self._queue_changed(state)
+        return True
+
     async def tell_overdue(self) -> int:
         """Tell each shopper whose hand-off nobody claimed in time; how many were told."""
-        told = 0
         overdue = await self.db(self.queue.overdue, self.settings.staff_claim_timeout_seconds)
-        for state in overdue:
-            if await self.db(self.queue.mark_unavailable, state.conversation_id):
-                state = await self.db(self.queue.state, state.conversation_id)
-                await self._tell_shopper(state, self.unavailable_text())
-                await self._queue_changed(state)
-                told += 1
-        return told
+        return sum([await self._tell_unavailable(s.conversation_id) for s in overdue])
 
-    async def run_sweeper(self) -> None:
-        """Check for overdue hand-offs every few seconds, until cancelled."""
-        every = max(0.2, min(5.0, self.settings.staff_claim_timeout_seconds / 4))
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await self.tell_overdue()
-            except Exception:  # a database hiccup must not end the sweeper
-                log.exception("checking for unclaimed hand-offs failed")
+    @property
+    def overdue_check_seconds(self) -> float:
+        """How often to look for hand-offs nobody claimed in time."""
+        return max(0.2, min(5.0, self.settings.staff_claim_timeout_seconds / 4))
 
 
 __all__ = ["EMAIL", "HandoffDesk", "StaffHub"]

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.orders import normalize
 from bot.staff.email_parts import MAX_EMAIL_CHARS, EmailParts, read_email, sender_name
 from bot.staff.questions import Question, find_questions
 
@@ -94,7 +95,7 @@ _ORDER_NUMBER = re.compile(
 def find_order_number(text: str) -> str | None:
     """The first order number in `text`, normalised to "KNT-1001"; None when there is none."""
     match = _ORDER_NUMBER.search(text)
-    return f"KNT-{match.group(1)}" if match else None
+    return normalize.order_number(match.group(1)) if match else None
 
 
 def email_order_number(text: str, parts: EmailParts | None = None) -> str | None:
