@@ -92,6 +92,19 @@ class Settings(BaseSettings):
     orders_timeout_seconds: float = Field(
         3.0, description="Give up on the order backend after this long (then offer a person)."
     )
+    orders_write_deadline_seconds: float = Field(
+        2.0,
+        description="The order backend's own deadline for a write (shorter than "
+        "ORDERS_TIMEOUT_SECONDS, so a client that gave up never sees a late write).",
+    )
+    verify_failure_limit: int = Field(
+        5,
+        description="Failed ownership checks (per e-mail address, order number or client) "
+        "within VERIFY_FAILURE_WINDOW_SECONDS after which further checks are refused.",
+    )
+    verify_failure_window_seconds: float = Field(
+        3600, description="The window in which failed ownership checks are counted."
+    )
 
     # --- Rasa and the action server --------------------------------------------------
     rasa_url: str = Field("http://127.0.0.1:5005", description="Base URL of the Rasa server.")
@@ -102,6 +115,19 @@ class Settings(BaseSettings):
     rasa_model_dir: Path = Field(PROJECT_ROOT / "models", description="Trained Rasa models.")
     action_server_host: str = Field("127.0.0.1", description="Interface of the action server.")
     action_server_port: int = Field(5055, description="Port of the action server.")
+    action_server_token: SecretStr = Field(
+        SecretStr("local-dev-action-server-token"),
+        description="Token Rasa sends to the action server; other callers are refused.",
+    )
+    rasa_tracker_store_url: str = Field(
+        "",
+        description="SQLAlchemy URL of Rasa's tracker store (empty: a SQLite file under "
+        ".data/; PostgreSQL by URL).",
+    )
+    rasa_lock_store_url: str = Field(
+        "",
+        description="Redis URL of Rasa's lock store (empty: in memory, one Rasa process only).",
+    )
     # --- gateway (widget WebSocket, demo storefront, metrics) ----------------------------
     gateway_host: str = Field("127.0.0.1", description="Interface of the gateway.")
     gateway_port: int = Field(8000, description="Port of the gateway (widget, storefront).")
@@ -137,6 +163,17 @@ class Settings(BaseSettings):
     gateway_rasa_timeout_seconds: float = Field(
         30, description="Give up on a Rasa reply after this long (the message is kept)."
     )
+    gateway_max_connections_per_ip: int = Field(
+        20, description="Open widget connections one IP address may hold."
+    )
+    gateway_history_messages: int = Field(
+        50, description="Messages a (re)connecting widget gets; older ones on request."
+    )
+    gateway_reply_attempts: int = Field(
+        3,
+        description="Times a message Rasa answered with nothing or an error is tried "
+        "before it is marked failed and the shopper is offered a person.",
+    )
     # --- staff console (served by the gateway) -------------------------------------------
     staff_allowed_origins: list[str] = Field(
         ["http://127.0.0.1:8000", "http://localhost:8000"],
@@ -156,6 +193,14 @@ class Settings(BaseSettings):
         120,
         description="A hand-off nobody claims within this long: the shopper is told so and "
         "offered to leave an e-mail address (at once when no agent is online).",
+    )
+    supervisor_max_crashes: int = Field(
+        5,
+        description="`bot run` stops (with a clear message) when one process crashes this "
+        "many times within SUPERVISOR_CRASH_WINDOW_SECONDS; fewer are restarted.",
+    )
+    supervisor_crash_window_seconds: float = Field(
+        120, description="The window in which a process's crashes are counted."
     )
     environment: str = Field(
         "local", description="'local' allows the built-in development token; anything else not."
