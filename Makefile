@@ -23,6 +23,10 @@ CHROMIUM  ?= /usr/bin/chromium
 
 .PHONY: help install run test lint format bench train lock clean
 
+# Unset ENVIRONMENT means production, where the built-in development secrets are refused:
+# what these targets start is development on this machine, so they say so.
+run test bench train: export ENVIRONMENT := local
+
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-9s %s\n", $$1, $$2}'
 

@@ -203,7 +203,10 @@ class Settings(BaseSettings):
         120, description="The window in which a process's crashes are counted."
     )
     environment: str = Field(
-        "local", description="'local' allows the built-in development token; anything else not."
+        "production",
+        description="'local' is development on one machine: the built-in development secrets, "
+        "the demo orders, plain-http cookies. Anything else, and unset, is production: every "
+        "secret must be set, at least 32 bytes long and unlike the others.",
     )
 
     @property
@@ -211,21 +214,52 @@ class Settings(BaseSettings):
         return f"http://{self.action_server_host}:{self.action_server_port}/webhook"
 
     @model_validator(mode="after")
-    def _no_placeholder_secrets_outside_local(self) -> Settings:
+    def _real_secrets_outside_local(self) -> Settings:
         if self.environment == "local":
             return self
-        for name, value, placeholder in (
-            ("RASA_TOKEN", self.rasa_token, "local-dev-token"),
-            ("ORDERS_API_TOKEN", self.orders_api_token, "local-dev-orders-token"),
-            ("ORDERS_STAFF_TOKEN", self.orders_staff_token, "local-dev-orders-staff-token"),
-            ("GATEWAY_SECRET", self.gateway_secret, "local-dev-gateway-secret"),
-        ):
-            if value.get_secret_value() == placeholder:
-                raise ValueError(
-                    f"{name} is still the local development token; set a real secret "
-                    "(e.g. `openssl rand -hex 32`) when ENVIRONMENT is not 'local'"
-                )
+        problems = secret_problems(self)
+        if problems:
+            raise ValueError(
+                f"ENVIRONMENT is {self.environment!r} (unset means production), so every "
+                "secret must be a real one:\n"
+                + "\n".join(f"  - {p}" for p in problems)
+                + "\nMake each with `openssl rand -hex 32`. For development on this machine "
+                "set ENVIRONMENT=local instead."
+            )
         return self
+
+
+# Outside local these must be set, long enough to resist guessing, and distinct: one
+# leaked token must not open a second door.
+SECRETS = {
+    "rasa_token": "RASA_TOKEN",
+    "orders_api_token": "ORDERS_API_TOKEN",
+    "orders_staff_token": "ORDERS_STAFF_TOKEN",
+    "gateway_secret": "GATEWAY_SECRET",
+    "action_server_token": "ACTION_SERVER_TOKEN",
+}
+MIN_SECRET_BYTES = 32
+
+
+def secret_problems(settings: Settings) -> list[str]:
+    """What is wrong with the secrets of `settings` for a production deployment."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for field, env_name in SECRETS.items():
+        value = getattr(settings, field).get_secret_value()
+        placeholder = Settings.model_fields[field].default.get_secret_value()
+        size = len(value.encode("utf-8"))
+        if value == placeholder:
+            problems.append(f"{env_name} is still the local development value")
+        elif size < MIN_SECRET_BYTES:
+            problems.append(
+                f"{env_name} is {size} bytes long; it needs at least {MIN_SECRET_BYTES}"
+            )
+        if value in seen:
+            problems.append(f"{env_name} is the same as {seen[value]}; give each its own")
+        else:
+            seen[value] = env_name
+    return problems
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,10 @@ import pytest
 
 from bot.settings import PROJECT_ROOT, Settings
 
+# Unset ENVIRONMENT means production, which refuses the development secrets the tests
+# use: set it before any Settings() is built here or in a child process the tests start.
+os.environ["ENVIRONMENT"] = "local"
+
 DATA = PROJECT_ROOT / "tests" / "data"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
