@@ -11,7 +11,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.replies import hand_off, latest_intent, latest_text, talk_to_person
+from actions.inputs import latest_intent, latest_text, number_slot
+from actions.replies import hand_off, talk_to_person
 from bot import services
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class ActionAnswerFaq(Action):
         if latest_intent(tracker) in TERSE_INTENTS:
             dispatcher.utter_message(response="utter_how_can_i_help")
             return []
-        misses = int(tracker.get_slot("faq_misses") or 0) + 1
+        misses = int(min(max(number_slot(tracker, "faq_misses") or 0, 0), 100)) + 1
         self._record(tracker, question, result)
         email = services.settings().support_email
         if misses >= MISSES_BEFORE_OFFERING_A_PERSON:

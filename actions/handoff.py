@@ -7,7 +7,8 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.replies import BUTTON_HANDOFF_REASONS, hand_off, latest_intent
+from actions.inputs import entity_values, latest_intent, number_slot
+from actions.replies import BUTTON_HANDOFF_REASONS, hand_off
 
 
 class ActionHandoff(Action):
@@ -18,9 +19,9 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if latest_intent(tracker) == "human_handoff":
-            offered = next(tracker.get_latest_entity_values("handoff_reason"), None)
+            offered = next(entity_values(tracker, "handoff_reason"), None)
             reason = offered if offered in BUTTON_HANDOFF_REASONS else "shopper_asked"
-        elif (tracker.get_slot("faq_misses") or 0) >= 2:
+        elif (number_slot(tracker, "faq_misses") or 0) >= 2:
             reason = "faq_unanswered"
         else:
             reason = "bot_decided"

@@ -7,8 +7,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.inputs import chosen_item, facts, text_slot
 from actions.order_forms import ATTRIBUTE_NAMES
-from actions.replies import chosen_item, facts
 from bot.catalogue_match import allowed
 from bot.order_messages import describe_item
 
@@ -38,7 +38,13 @@ class ActionAskChangeValue(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        attribute = str(tracker.get_slot("change_attribute"))
+        attribute = text_slot(tracker, "change_attribute", 100)
+        if attribute not in ATTRIBUTE_NAMES:
+            dispatcher.utter_message(
+                text="What would you like to change: the gemstone, the metal colour or the "
+                "ring size?"
+            )
+            return []
         options = allowed(attribute)
         current = chosen_item(tracker).get(attribute)
         now = f" (now: {current})" if current else ""
@@ -61,26 +67,29 @@ class ActionAskConfirm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        form = (tracker.active_loop or {}).get("name")
-        number = tracker.get_slot("verified_order")
+        loop = tracker.active_loop if isinstance(tracker.active_loop, dict) else {}
+        form = loop.get("name")
+        number = text_slot(tracker, "verified_order", 100) or "your order"
         item = describe_item(chosen_item(tracker)) if chosen_item(tracker) else number
         if form == "cancel_form":
             text = f"To confirm: cancel order {number} ({item})? This can't be undone."
         elif form == "change_form":
-            attribute = str(tracker.get_slot("change_attribute"))
+            attribute = text_slot(tracker, "change_attribute", 100) or ""
             old = chosen_item(tracker).get(attribute) or "-"
+            new = text_slot(tracker, "change_value", 100) or "-"
             text = (
-                f"To confirm: change the {ATTRIBUTE_NAMES.get(attribute, attribute)} of "
-                f"{item} on order {number} from {old} to {tracker.get_slot('change_value')}. "
+                f"To confirm: change the {ATTRIBUTE_NAMES.get(attribute, 'item')} of "
+                f"{item} on order {number} from {old} to {new}. "
                 "This uses the one change your order allows. Submit it?"
             )
         else:
-            kind = tracker.get_slot("return_kind")
-            size = tracker.get_slot("exchange_size")
+            kind = "exchange" if text_slot(tracker, "return_kind") == "exchange" else "return"
+            size = text_slot(tracker, "exchange_size", 10)
             extra = f", for size {size}" if kind == "exchange" and size else ""
+            reason = text_slot(tracker, "return_reason", 500) or ""
             text = (
                 f"To confirm: {kind} {item} from order {number}{extra}. Reason: "
-                f'"{tracker.get_slot("return_reason")}". Shall I submit it?'
+                f'"{reason}". Shall I submit it?'
             )
         dispatcher.utter_message(text=text, buttons=YES_NO)
         return []

@@ -2,8 +2,10 @@
 
 One abstract base does what every order request shares -- order number and e-mail, checked
 against the order backend, a uniform reply on a mismatch, a hand-off after the third
-failure, expiry of the verified state, a policy question answered mid-flow -- and one
-small subclass per request adds its own questions.
+failure, a refusal when the backend has locked checks for these details (too many
+failures anywhere), expiry of the verified state, a policy question answered mid-flow --
+and one small subclass per request adds its own questions. Every value is read through
+actions.inputs, so no slot or entity value can make a validator raise.
 """
 
 from __future__ import annotations
@@ -21,10 +23,25 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.faq import answer_digression
-from actions.replies import chosen_item, facts, latest_intent, latest_text
+from actions.inputs import (
+    ascii_digits,
+    chosen_item,
+    clean_text,
+    facts,
+    latest_intent,
+    latest_text,
+    number_slot,
+    shopper,
+    text_slot,
+)
 from bot import services
-from bot.catalogue_match import allowed, match
-from bot.order_client import OrderBackendUnavailable, OrderNotFound
+from bot.catalogue_match import ATTRIBUTES, allowed, match
+from bot.order_client import (
+    OrderBackendUnavailable,
+    OrderNotFound,
+    Shopper,
+    VerificationLocked,
+)
 from bot.validation import normalize_email, normalize_order_number
 
 log = logging.getLogger(__name__)
@@ -42,12 +59,36 @@ BACKEND_DOWN = (
 )
 
 
+# What the shopper is told, and what is forgotten, when the backend refuses to check.
+FORGET_VERIFICATION = dict.fromkeys((*VERIFICATION_SLOTS, "order_number", "email", "order_item"))
+
+
+def order_number_of(value: Any) -> str | None:
+    """ "KNT-1001", "knt ١٠٠١", "#1001" -> "KNT-1001"; None for anything else."""
+    return normalize_order_number(ascii_digits(clean_text(value, 200)))
+
+
+def email_of(value: Any) -> str | None:
+    return normalize_email(clean_text(value, 320))
+
+
 def is_verified(tracker: Tracker) -> bool:
-    verified_at = tracker.get_slot("verified_at")
-    if not verified_at or not tracker.get_slot("verified_order"):
+    verified_at = number_slot(tracker, "verified_at")
+    if not (verified_at and text_slot(tracker, "verified_order") and verified_email(tracker)):
         return False
     ttl = services.settings().verification_ttl_seconds
-    return time.time() - float(verified_at) < ttl
+    return 0 <= time.time() - verified_at < ttl
+
+
+def verified_email(tracker: Tracker) -> str | None:
+    return email_of(tracker.get_slot("verified_email"))
+
+
+def locked(exc: VerificationLocked) -> dict[str, Any]:
+    """The backend refused to check these details at all: nothing half-verified stays,
+    and the request ends with the explanation (never "wrong details")."""
+    log.warning("order checks locked for this conversation: %s", exc.message)
+    return {**FORGET_VERIFICATION, "request_blocked": "verification_locked"}
 
 
 def digression(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
@@ -86,15 +127,15 @@ class OrderFormValidation(FormValidationAction, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events: list[EventType] = []
-        if tracker.get_slot("verified_at") and not is_verified(tracker):
+        if tracker.get_slot("verified_at") is not None and not is_verified(tracker):
             # Verified too long ago: ask again rather than trust a stale proof.
             events = [SlotSet(s, None) for s in (*VERIFICATION_SLOTS, "order_number", "email")]
         elif is_verified(tracker) and tracker.get_slot("requested_slot") is None:
             # A new request on the order verified earlier in this conversation: fresh facts
             # from the backend and the same pre-checks as after verification. (Another
             # order number in the message is validate_order_number's case: verify it.)
-            incoming = tracker.slots_to_validate().get("order_number")
-            if normalize_order_number(incoming) in (None, tracker.get_slot("verified_order")):
+            incoming = order_number_of(tracker.slots_to_validate().get("order_number"))
+            if incoming in (None, text_slot(tracker, "verified_order")):
                 events = [SlotSet(k, v) for k, v in (await self._refresh(tracker)).items()]
         tracker.add_slots(events)
         return events + await super().run(dispatcher, tracker, domain)
@@ -102,8 +143,12 @@ class OrderFormValidation(FormValidationAction, ABC):
     async def _refresh(self, tracker: Tracker) -> dict[str, Any]:
         try:
             order = await services.order_client().lookup(
-                tracker.get_slot("verified_order"), tracker.get_slot("verified_email")
+                str(text_slot(tracker, "verified_order")),
+                str(verified_email(tracker)),
+                shopper(tracker),
             )
+        except VerificationLocked as exc:
+            return locked(exc)
         except (OrderBackendUnavailable, OrderNotFound) as exc:
             log.warning("order backend unavailable: %s", exc)
             return {"request_blocked": "backend_down"}
@@ -112,7 +157,7 @@ class OrderFormValidation(FormValidationAction, ABC):
     def _facts_slots(self, order: dict[str, Any]) -> dict[str, Any]:
         slots: dict[str, Any] = {"order_facts": order}
         items = order.get("items") or []
-        if len(items) == 1:
+        if len(items) == 1 and isinstance(items[0], dict) and "id" in items[0]:
             slots["order_item"] = str(items[0]["id"])
         reason = self.blocked_reason(order, date.today())
         if reason:
@@ -139,21 +184,21 @@ class OrderFormValidation(FormValidationAction, ABC):
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
             return {"order_number": None}
-        number = normalize_order_number(str(value or ""))
+        number = order_number_of(value)
         if number is None:
             dispatcher.utter_message(
                 text="That doesn't look like a KNT order number. It looks like KNT-1234 "
                 "and is in your order confirmation e-mail."
             )
             return {"order_number": None}
-        if is_verified(tracker) and number == tracker.get_slot("verified_order"):
+        if is_verified(tracker) and number == text_slot(tracker, "verified_order"):
             return {"order_number": number}
         # A new order number: whatever was known or decided about another order goes.
         slots: dict[str, Any] = {
             "order_number": number,
             **dict.fromkeys((*VERIFICATION_SLOTS, "request_blocked", "order_item")),
         }
-        email = tracker.get_slot("email")
+        email = email_of(tracker.get_slot("email"))
         if is_verified(tracker):
             slots["email"] = None  # another order: prove it is theirs too
         elif email and "email" not in tracker.slots_to_validate():
@@ -170,16 +215,16 @@ class OrderFormValidation(FormValidationAction, ABC):
             # validate_order_number just cleared it: the message named another order, and
             # the e-mail of the previous one proves nothing about it.
             return {"email": None}
-        email = normalize_email(str(value or ""))
+        email = email_of(value)
         if email is None:
             dispatcher.utter_message(
                 text="That doesn't look like an e-mail address. Please type the address "
                 "you used for the order, like name@example.com."
             )
             return {"email": None}
-        if is_verified(tracker) and email == tracker.get_slot("verified_email"):
+        if is_verified(tracker) and email == verified_email(tracker):
             return {"email": email}
-        number = normalize_order_number(tracker.get_slot("order_number"))
+        number = order_number_of(tracker.get_slot("order_number"))
         if not number:
             return {"email": email}
         return {"email": email, **await self._verify(dispatcher, tracker, number, email)}
@@ -188,14 +233,17 @@ class OrderFormValidation(FormValidationAction, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, number: str, email: str
     ) -> dict[str, Any]:
         client = services.order_client()
+        who: Shopper = shopper(tracker)
         try:
-            ok = await client.verify(number, email)
-            order = await client.lookup(number, email) if ok else None
+            ok = await client.verify(number, email, who)
+            order = await client.lookup(number, email, who) if ok else None
+        except VerificationLocked as exc:
+            return locked(exc)
         except (OrderBackendUnavailable, OrderNotFound) as exc:
             log.warning("order backend unavailable during verification: %s", exc)
             return {"request_blocked": "backend_down"}
         if order is None:
-            failures = int(tracker.get_slot("verify_failures") or 0) + 1
+            failures = int(min(max(number_slot(tracker, "verify_failures") or 0, 0), 99)) + 1
             slots: dict[str, Any] = {
                 "verify_failures": float(failures),
                 "order_number": None,
@@ -223,8 +271,8 @@ class OrderFormValidation(FormValidationAction, ABC):
         if digression(dispatcher, tracker):
             return {"order_item": None}
         items = facts(tracker).get("items", [])
-        text = str(value or "").strip().lower()
-        if text.isdigit() and 1 <= int(text) <= len(items):
+        text = ascii_digits(clean_text(value, 200)).strip().lower()
+        if re.fullmatch(r"[0-9]{1,3}", text) and 1 <= int(text) <= len(items):
             return {"order_item": str(items[int(text) - 1]["id"])}
         hits = [i for i in items if text and text in " ".join(str(v).lower() for v in i.values())]
         if len(hits) == 1:
@@ -238,7 +286,7 @@ class OrderFormValidation(FormValidationAction, ABC):
         if digression(dispatcher, tracker):
             return {"confirm": None}
         intent = latest_intent(tracker)
-        text = str(value or "").strip().lower()
+        text = clean_text(value, 200).strip().lower()
         if intent == "affirm" or re.fullmatch(r"(yes|y|yep|yeah|sure|ok|okay|confirm)\W*", text):
             return {"confirm": "yes"}
         if intent == "deny" or re.fullmatch(r"(no|n|nope|nah|cancel|stop)\W*", text):
@@ -296,7 +344,7 @@ class ValidateReturnForm(OrderFormValidation):
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
             return {"return_kind": None}
-        text = str(value or "").lower()
+        text = clean_text(value, 500).lower()
         if re.search(r"exchang|swap|trade|different|another|excange", text):
             return {"return_kind": "exchange"}
         if re.search(r"return|refund|money|send (it )?back|retrun", text):
@@ -309,7 +357,7 @@ class ValidateReturnForm(OrderFormValidation):
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
             return {"return_reason": None}
-        reason = " ".join(str(value or "").split())[:500]
+        reason = " ".join(clean_text(value).split())[:500]
         return {"return_reason": reason or None}
 
     async def validate_exchange_size(
@@ -317,7 +365,7 @@ class ValidateReturnForm(OrderFormValidation):
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
             return {"exchange_size": None}
-        size = match("ring_size", str(value or ""), services.lemmatizer())
+        size = match("ring_size", ascii_digits(clean_text(value, 200)), services.lemmatizer())
         if size is None:
             dispatcher.utter_message(
                 text="That isn't a ring size we make. Sizes go from 3 to 13, in half sizes "
@@ -357,7 +405,7 @@ class ValidateChangeForm(OrderFormValidation):
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
             return {"change_attribute": None}
-        text = str(value or "").lower()
+        text = ascii_digits(clean_text(value, 200)).lower()
         # "make it rose gold" names the value too: take both.
         for attribute in ("metal", "gemstone", "ring_size"):
             named = match(attribute, text, services.lemmatizer())
@@ -376,11 +424,14 @@ class ValidateChangeForm(OrderFormValidation):
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
             return {"change_value": None}
-        attribute = tracker.get_slot("change_attribute") or ""
-        text = str(value or "")
-        new = match(attribute, text, services.lemmatizer()) if attribute else None
+        attribute = text_slot(tracker, "change_attribute", 100)
+        if attribute not in ATTRIBUTES:
+            # What to change is not known (yet): the answer may name it.
+            return await self.validate_change_attribute(value, dispatcher, tracker, domain)
+        text = ascii_digits(clean_text(value, 200))
+        new = match(attribute, text, services.lemmatizer())
         if new is None:
-            options = ", ".join(allowed(attribute)) if attribute else ""
+            options = ", ".join(allowed(attribute))
             dispatcher.utter_message(
                 text=f'Sorry, "{text.strip()[:60]}" isn\'t in our catalogue. '
                 f"You can choose: {options}."

@@ -1,8 +1,9 @@
 """What happens once an order form is complete: status, return/exchange, change, cancel.
 
-Nothing is reported as done unless the order backend confirmed it. Every create carries
-an idempotency key derived from the conversation and the request, so a retried submit
-makes one record, not two.
+Nothing is reported as done unless the order backend confirmed it, and nothing as "not
+submitted" unless it confirmed that too. Every create carries an idempotency key derived
+from the conversation and the request, so a retried submit makes one record, not two, and
+a write whose answer was lost can be asked about again (bot.order_client).
 """
 
 from __future__ import annotations
@@ -17,11 +18,24 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.order_forms import ATTRIBUTE_NAMES, BACKEND_DOWN
-from actions.replies import chosen_item, facts, hand_off, talk_to_person
+from actions.inputs import chosen_item, facts, shopper, text_slot
+from actions.order_forms import ATTRIBUTE_NAMES, BACKEND_DOWN, FORGET_VERIFICATION, verified_email
+from actions.replies import hand_off, talk_to_person
 from bot import services
-from bot.order_client import OrderBackendUnavailable, OrderNotFound, Refused
-from bot.order_messages import describe_item, status_message
+from bot.order_client import (
+    OrderBackendUnavailable,
+    OrderNotFound,
+    Refused,
+    VerificationLocked,
+    WriteOutcomeUnknown,
+)
+from bot.order_messages import (
+    describe_item,
+    not_submitted,
+    status_message,
+    verification_locked,
+    write_unconfirmed,
+)
 from bot.order_rules_text import explain
 
 log = logging.getLogger(__name__)
@@ -44,13 +58,35 @@ def reset_flow() -> list[EventType]:
 
 
 def idempotency_key(tracker: Tracker, kind: str, *parts: Any) -> str:
-    raw = "|".join([tracker.sender_id, kind, *(str(p) for p in parts)])
-    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+    raw = "|".join([str(tracker.sender_id), kind, *(str(p) for p in parts)])
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def tell_locked(dispatcher: CollectingDispatcher) -> None:
+    dispatcher.utter_message(
+        text=verification_locked(services.settings().support_email),
+        buttons=[talk_to_person("verification_locked")],
+    )
+
+
+def proof(tracker: Tracker) -> tuple[str, str] | None:
+    """The verified order number and e-mail, or None when the form never verified one."""
+    number, email = text_slot(tracker, "verified_order", 100), verified_email(tracker)
+    return (number, email) if number and email else None
+
+
+NOT_VERIFIED_YET = (
+    "I need to check that the order is yours first. Tell me what you'd like to do (for "
+    'example "where is my order") and I\'ll ask for the order number and e-mail.'
+)
 
 
 def handled_block(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """Explain why the request stopped before submitting, if it did."""
-    reason = tracker.get_slot("request_blocked")
+    reason = text_slot(tracker, "request_blocked", 100)
+    if not reason and proof(tracker) is None:
+        dispatcher.utter_message(text=NOT_VERIFIED_YET)
+        return True
     if not reason:
         return False
     if reason == "verification_failed":
@@ -62,6 +98,8 @@ def handled_block(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
         )
     elif reason == "backend_down":
         dispatcher.utter_message(text=BACKEND_DOWN, buttons=[talk_to_person("order_system_down")])
+    elif reason == "verification_locked":
+        tell_locked(dispatcher)
     else:
         text, buttons = explain(reason, facts(tracker))
         dispatcher.utter_message(text=text, buttons=buttons)
@@ -69,7 +107,8 @@ def handled_block(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
 
 
 def declined(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
-    if tracker.get_slot("confirm") == "no":
+    """Anything but an explicit "yes" submits nothing."""
+    if text_slot(tracker, "confirm", 10) != "yes":
         dispatcher.utter_message(text="OK, I haven't submitted anything. Anything else?")
         return True
     return False
@@ -77,20 +116,29 @@ def declined(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
 
 async def call_backend(
     dispatcher: CollectingDispatcher, tracker: Tracker, call: Any, **body: Any
-) -> dict[str, Any] | None:
-    """The backend's confirmation, or None after telling the shopper what went wrong."""
+) -> tuple[dict[str, Any] | None, list[EventType]]:
+    """(the backend's confirmation, None) or (None, events) after telling the shopper
+    what went wrong; the events forget the verification when the backend locked it."""
     try:
-        result: dict[str, Any] = await call(**body)
-        return result
+        result: dict[str, Any] = await call(shopper=shopper(tracker), **body)
+        return result, []
     except Refused as refused:
         text, buttons = explain(refused.reason, facts(tracker), refused.extra)
         dispatcher.utter_message(text=text, buttons=buttons)
+    except VerificationLocked as exc:
+        log.warning("order checks locked for this conversation: %s", exc.message)
+        tell_locked(dispatcher)
+        return None, [SlotSet(k, v) for k, v in FORGET_VERIFICATION.items()]
+    except WriteOutcomeUnknown as exc:
+        # Never "not submitted" here: it may have gone through. A person checks.
+        log.warning("order backend did not confirm a write: %s", exc)
+        hand_off(
+            dispatcher, "write_unconfirmed", write_unconfirmed(services.settings().support_email)
+        )
     except OrderBackendUnavailable as exc:
         log.warning("order backend unavailable: %s", exc)
         dispatcher.utter_message(
-            text="I can't reach our order system right now, so nothing has been submitted. "
-            "Please try again in a few minutes, or a person from our team can help.",
-            buttons=[talk_to_person("order_system_down")],
+            text=not_submitted(), buttons=[talk_to_person("order_system_down")]
         )
     except OrderNotFound:
         hand_off(
@@ -98,7 +146,7 @@ async def call_backend(
             "order_not_found",
             "I couldn't find that order any more, so I'm passing you to a person.",
         )
-    return None
+    return None, []
 
 
 class ActionOrderStatus(Action):
@@ -108,17 +156,20 @@ class ActionOrderStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if not handled_block(dispatcher, tracker):
-            order = await call_backend(
-                dispatcher,
-                tracker,
-                services.order_client().lookup,
-                order_number=tracker.get_slot("verified_order"),
-                email=tracker.get_slot("verified_email"),
-            )
-            if order is not None:
-                dispatcher.utter_message(text=status_message(order, date.today()))
-        return reset_flow()
+        events = reset_flow()
+        if handled_block(dispatcher, tracker):
+            return events
+        number, email = proof(tracker) or ("", "")
+        order, failed = await call_backend(
+            dispatcher,
+            tracker,
+            services.order_client().lookup,
+            order_number=number,
+            email=email,
+        )
+        if order is not None:
+            dispatcher.utter_message(text=status_message(order, date.today()))
+        return events + failed
 
 
 class ActionSubmitReturn(Action):
@@ -128,28 +179,29 @@ class ActionSubmitReturn(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        events = reset_flow()
         if handled_block(dispatcher, tracker) or declined(dispatcher, tracker):
-            return reset_flow()
-        kind = tracker.get_slot("return_kind")
+            return events
+        number, email = proof(tracker) or ("", "")
+        kind = "exchange" if text_slot(tracker, "return_kind") == "exchange" else "return"
         item = chosen_item(tracker)
         body = {
-            "order_number": tracker.get_slot("verified_order"),
-            "email": tracker.get_slot("verified_email"),
+            "order_number": number,
+            "email": email,
             "item_id": item.get("id"),
             "kind": kind,
-            "reason": tracker.get_slot("return_reason"),
-            "exchange_size": tracker.get_slot("exchange_size"),
+            "reason": text_slot(tracker, "return_reason", 500),
+            "exchange_size": text_slot(tracker, "exchange_size", 10),
         }
         body["idempotency_key"] = idempotency_key(tracker, "return", *body.values())
-        done = await call_backend(
+        done, failed = await call_backend(
             dispatcher, tracker, services.order_client().create_return, **body
         )
         if done is not None:
-            what = "exchange" if kind == "exchange" else "return"
             text = (
-                f"Done: your {what} request for {describe_item(item)} is {done['rma_number']}. "
-                "You'll receive an insured shipping label by e-mail within 1-2 business days; "
-                "use it to send the item back to us."
+                f"Done: your {kind} request for {describe_item(item)} is "
+                f"{done.get('rma_number')}. You'll receive an insured shipping label by e-mail "
+                "within 1-2 business days; use it to send the item back to us."
             )
             if kind == "return":
                 text += (
@@ -157,7 +209,7 @@ class ActionSubmitReturn(Action):
                     "item and checked that it is in good condition."
                 )
             dispatcher.utter_message(text=text)
-        return reset_flow()
+        return events + failed
 
 
 class ActionSubmitChange(Action):
@@ -167,31 +219,32 @@ class ActionSubmitChange(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        events = reset_flow()
         if handled_block(dispatcher, tracker) or declined(dispatcher, tracker):
-            return reset_flow()
+            return events
+        number, email = proof(tracker) or ("", "")
         item = chosen_item(tracker)
-        attribute = tracker.get_slot("change_attribute")
+        attribute = text_slot(tracker, "change_attribute", 100)
         body = {
-            "order_number": tracker.get_slot("verified_order"),
-            "email": tracker.get_slot("verified_email"),
+            "order_number": number,
+            "email": email,
             "item_id": item.get("id"),
             "attribute": attribute,
-            "new_value": tracker.get_slot("change_value"),
+            "new_value": text_slot(tracker, "change_value", 100),
         }
         body["idempotency_key"] = idempotency_key(tracker, "change", *body.values())
-        done = await call_backend(
+        done, failed = await call_backend(
             dispatcher, tracker, services.order_client().request_change, **body
         )
-        events = reset_flow()
         if done is not None:
             dispatcher.utter_message(
-                text=f"Done: change request {done['request_number']} is in. The "
-                f"{ATTRIBUTE_NAMES.get(str(attribute), attribute)} of your "
+                text=f"Done: change request {done.get('request_number')} is in. The "
+                f"{ATTRIBUTE_NAMES.get(str(attribute), 'item')} of your "
                 f"{item.get('product', 'item')} changes from {done.get('old_value')} to "
                 f"{done.get('new_value')}. That was the one change this order allows."
             )
             events.append(SlotSet("order_facts", {**facts(tracker), "change_used": True}))
-        return events
+        return events + failed
 
 
 class ActionSubmitCancel(Action):
@@ -201,16 +254,19 @@ class ActionSubmitCancel(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if handled_block(dispatcher, tracker) or declined(dispatcher, tracker):
-            return reset_flow()
-        number = tracker.get_slot("verified_order")
-        body = {"order_number": number, "email": tracker.get_slot("verified_email")}
-        body["idempotency_key"] = idempotency_key(tracker, "cancel", number)
-        done = await call_backend(dispatcher, tracker, services.order_client().cancel, **body)
         events = reset_flow()
+        if handled_block(dispatcher, tracker) or declined(dispatcher, tracker):
+            return events
+        number, email = proof(tracker) or ("", "")
+        body = {"order_number": number, "email": email}
+        body["idempotency_key"] = idempotency_key(tracker, "cancel", number)
+        done, failed = await call_backend(
+            dispatcher, tracker, services.order_client().cancel, **body
+        )
         if done is not None:
             dispatcher.utter_message(
-                text=f"Done: order {number} is cancelled (reference {done['cancellation_number']})."
+                text=f"Done: order {number} is cancelled "
+                f"(reference {done.get('cancellation_number')})."
             )
             events.append(SlotSet("order_facts", {**facts(tracker), "status": "cancelled"}))
-        return events
+        return events + failed

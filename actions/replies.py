@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import services
@@ -11,7 +9,7 @@ from bot import services
 TALK_TO_PERSON = {"title": "Talk to a person", "payload": "/human_handoff"}
 # Why the bot offered a person, carried by the button itself (an entity in its payload), so
 # the staff queue shows the real reason and not just "the shopper asked".
-BUTTON_HANDOFF_REASONS = frozenset({"faq_unanswered", "order_system_down"})
+BUTTON_HANDOFF_REASONS = frozenset({"faq_unanswered", "order_system_down", "verification_locked"})
 
 
 def talk_to_person(reason: str) -> dict[str, str]:
@@ -34,25 +32,3 @@ def hand_off(dispatcher: CollectingDispatcher, reason: str, text: str | None = N
         )
     )
     dispatcher.utter_message(json_message={"handoff": {"reason": reason}})
-
-
-def latest_text(tracker: Any) -> str:
-    return str(tracker.latest_message.get("text") or "")
-
-
-def latest_intent(tracker: Any) -> str | None:
-    intent = tracker.latest_message.get("intent") or {}
-    name = intent.get("name")
-    return str(name) if name else None
-
-
-def facts(tracker: Any) -> dict[str, Any]:
-    """The verified order as the backend last described it ({} before verification)."""
-    value = tracker.get_slot("order_facts")
-    return value if isinstance(value, dict) else {}
-
-
-def chosen_item(tracker: Any) -> dict[str, Any]:
-    """The order item the shopper picked ({} when none is picked yet)."""
-    wanted = str(tracker.get_slot("order_item") or "")
-    return next((i for i in facts(tracker).get("items", []) if str(i["id"]) == wanted), {})

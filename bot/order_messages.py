@@ -27,10 +27,39 @@ def _item(order: dict[str, Any]) -> str:
 
 def describe_item(item: dict[str, Any]) -> str:
     """ "Solitaire ring, sapphire, white gold, size 6" """
-    parts = [str(item.get("product") or "item"), item.get("gemstone"), item.get("metal")]
+    parts = [item.get("product") or "item", item.get("gemstone"), item.get("metal")]
     if item.get("ring_size"):
         parts.append(f"size {item['ring_size']}")
-    return ", ".join(p for p in parts if p)
+    return ", ".join(str(p) for p in parts if p)
+
+
+# --- when the bot can't do what was asked --------------------------------------------
+
+
+def verification_locked(support_email: str) -> str:
+    """Too many failed checks for these details: the backend refused to check at all, so
+    this must never sound like "wrong details"."""
+    return (
+        "I can't check this order in the chat right now. Please write to "
+        f"{support_email} and our team will help you with it, or talk to a person here."
+    )
+
+
+def not_submitted() -> str:
+    """Only when the backend confirmed that nothing was written."""
+    return (
+        "I can't reach our order system right now, so nothing has been submitted. "
+        "Please try again in a few minutes, or a person from our team can help."
+    )
+
+
+def write_unconfirmed(support_email: str) -> str:
+    """The request was sent, and asking again could not tell whether it went through."""
+    return (
+        "I sent your request, but our order system didn't confirm it, so I can't tell "
+        "whether it went through. Please don't submit it again: a person from our team "
+        f"will check and reply here. You can also write to {support_email}."
+    )
 
 
 def status_message(order: dict[str, Any], today: date) -> str:
