@@ -1,17 +1,29 @@
 """`python -m bot.action_server --actions actions --port 5055`: rasa-sdk's action server
 (same arguments) with every log line redacted, in its main process and in each Sanic
 worker: the actions log shoppers' questions, and those may hold names and addresses.
+It serves only Rasa: every route but `/health` needs `Authorization: Bearer
+<ACTION_SERVER_TOKEN>` (endpoints.yml sends it), since whoever can call the actions can
+use the order API token they hold.
 
 rasa-sdk 3.21's own `run()` builds the app in every worker through a pickled factory; this
-one wraps that factory so each worker installs the redaction before it logs anything.
+one wraps that factory so each worker installs the redaction and the token check before
+it serves anything.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 from functools import partial
 from typing import Any
+
+from bot.logthrottle import Throttled, clip
+
+log = logging.getLogger(__name__)
+
+# Open to anyone: the supervisor's readiness check and load balancers poll it.
+OPEN_PATHS = frozenset({"/health"})
 
 
 def redact_logs() -> None:
@@ -25,14 +37,62 @@ def redact_logs() -> None:
     install_log_redaction(lambda: full_pipeline(model, purpose="logs"))
 
 
+def require_rasa(app: Any, token: str) -> None:
+    """Refuse (401) every request but `/health` that lacks Rasa's bearer token.
+
+    Required on loopback too: other local users and processes can reach 127.0.0.1, and
+    one rule is simpler to get right than a rule per interface."""
+    from sanic import response
+
+    expected = f"Bearer {token}".encode()
+    refused = Throttled(log)
+
+    async def check(request: Any) -> Any:
+        if request.path in OPEN_PATHS:
+            return None
+        given = request.headers.get("authorization")
+        # Constant time: the answer's timing must not tell how much of a guess was right.
+        if given is not None and hmac.compare_digest(given.encode("utf-8", "replace"), expected):
+            return None
+        # Never the header's value: a near miss may be the real token or another secret.
+        refused.warning(
+            "refused a call to %s from %s: %s Authorization header (only Rasa may call)",
+            clip(request.path),
+            request.ip,
+            "no" if given is None else "a wrong",
+        )
+        return response.json(
+            {
+                "error": "Only the Rasa server may call the action server: send the "
+                "Authorization header of endpoints.yml (Bearer ACTION_SERVER_TOKEN)."
+            },
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    app.register_middleware(check, "request")
+
+
 def _app_in_worker(action_executor: Any, **kwargs: Any) -> Any:
     redact_logs()
     from rasa_sdk.endpoint import create_app_for_serve
 
-    return create_app_for_serve(action_executor, **kwargs)
+    from bot.settings import get_settings
+
+    app = create_app_for_serve(action_executor, **kwargs)
+    require_rasa(app, get_settings().action_server_token.get_secret_value())
+    return app
 
 
 def main(argv: list[str] | None = None) -> None:
+    from pydantic import ValidationError
+
+    from bot.settings import get_settings
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        raise SystemExit(f"The action server cannot start: {exc}") from None
     redact_logs()
     from rasa_sdk import utils
     from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME
@@ -63,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     app = loader.load()
     app.prepare(
-        host=os.environ.get("SANIC_HOST", "0.0.0.0"),
+        # rasa-sdk's default is every interface; ours is the setting (loopback).
+        host=os.environ.get("SANIC_HOST", settings.action_server_host),
         port=args.port,
         workers=utils.number_of_sanic_workers(),
     )
