@@ -120,7 +120,8 @@ def _is_greeting_line(line: str) -> bool:
 # A sign-off line, possibly with the name on the same line ("Thanks, Anna", "Cheers - Bob").
 _SIGNOFF_WORDS = (
     r"(?:(?:best|kind|kindest|warm|warmest|many|with|all\s+the|much)\s+)*"
-    r"(?:regards|wishes|thanks|thank\s+you|thx|thnx|thanx|tks|ty|cheers|sincerely|appreciated|"
+    # ("Best regard", "Many thank": how some non-native writers close)
+    r"(?:regards?|wishes|thanks|thank\s+you|thank|thx|thnx|thanx|tks|ty|cheers|sincerely|appreciated|"
     r"yours(?:\s+(?:sincerely|truly|faithfully))?|respectfully|best|love|xo+x*|x+|"
     r"take\s+care|talk\s+soon|speak\s+soon|merci|danke|gracias|saludos|cordialement|"
     r"grüße|grüsse|liebe\s+grüße|mfg|obrigad[oa]|bye|ta)"

@@ -955,11 +955,38 @@ _LIST_LEAD = re.compile(
 _RUNS_ON = re.compile(r"(?::|[^.?!:;\W])\W*$|\b(?:following|below)\b", re.I)
 
 
+# A lead-in that lists facts, not topics: "Here's what I ordered:", "Details below:", "My
+# order:", "Order details:"; or one where the customer says what they did ("Inside I
+# found:", "Things I've tried so far:", "I'm attaching photos of the damage:").
+_REPORTING_LEAD = re.compile(
+    r"^(?:here(?:'s|’s|\s+is|\s+are)|below\s+(?:is|are))\b|\bbelow\s*:\s*$"
+    r"|^(?:my|our)\s+(?:order|purchase)\s*:\s*$"
+    r"|\b(?:details|summary|breakdown|receipt|items|contents|info|information)\s*:\s*$",
+    re.I,
+)
+_ASKING_LEMMAS = {"wonder", "ask", "need", "want", "like", "hope", "think", "check", "confuse"}
+
+
+def _reports(toks: Sequence[Any]) -> bool:
+    said = _text_from(toks, _strip_greeting(toks))
+    if _LIST_LEAD.search(said):
+        return False
+    if _REPORTING_LEAD.search(said):
+        return True
+    return any(
+        t.tag_ in {"VBD", "VBN", "VBG"}
+        and t.lemma_.lower() not in _ASKING_LEMMAS
+        and any(c.dep_ == "nsubj" and c.lower_ in {"i", "we"} for c in t.children)
+        for t in toks
+    )
+
+
 @dataclass
 class _LeadIn:
     text: str  # the lead-in sentence as read: the items' context for the FAQ search
     own: list[Question]  # what was taken for a question in it ("Could you tell me")
     colon: bool  # it ends with ":": items may follow without a marker ("whether ...")
+    marked: bool = False  # an item with a marker ("- ", "1.") was read under it
 
 
 def _lead_in(toks: Sequence[Any], own: list[Question]) -> _LeadIn | None:
@@ -969,10 +996,15 @@ def _lead_in(toks: Sequence[Any], own: list[Question]) -> _LeadIn | None:
     begin = _strip_greeting(toks)
     clauses = [begin, *(j for _b, j, _c in _clause_starts(toks, begin))]
     announces = any(_announces(toks, _skip_markers(toks, j), len(toks)) for j in clauses)
-    if _RUNS_ON.search(said) and (own or announces or _LIST_LEAD.search(said)):
+    colon = said.rstrip().endswith(":")
+    # Any lead-in ending in ":" opens a list of topics ("Things I'm unsure about:", "My
+    # concerns:", "Regarding:", "need info re:"): shoppers name what they ask about in
+    # endless ways. Only one that reports what was ordered or received ("Here's what I
+    # ordered:", "Inside I found:", "Order details:") lists facts.
+    topics = colon and not _reports(toks)
+    if _RUNS_ON.search(said) and (own or announces or topics or _LIST_LEAD.search(said)):
         # Only a frame of asking is dropped for the list's items: "Can you let me know", "I'd
         # love some info on:"; "also free returns or nah" above a list still asks itself.
-        colon = said.rstrip().endswith(":")
         frames = [q for q in own if colon or _REQUEST_FRAME.match(q.said)]
         return _LeadIn(said, frames, colon)
     return None
@@ -1441,9 +1473,19 @@ def find_questions(
     before = ""  # the sentence read last
     # NER is not needed to find questions and costs half of the pipeline's time.
     docs = nlp.pipe([u.norm for u in units], disable=["ner"])
-    for unit, doc in zip(units, docs, strict=True):
+    for n, (unit, doc) in enumerate(zip(units, docs, strict=True)):
         sents = _sentences(doc)
-        if lead_in is not None and (unit.item or (lead_in.colon and _bare_item(unit, sents))):
+        # A line without a marker continues a list only if the list had no markers: after
+        # "- a\n- b", a line "Lucas" is the signature; nor is a name on the last line an item.
+        bare = (
+            lead_in is not None
+            and lead_in.colon
+            and not lead_in.marked
+            and not (n == len(units) - 1 and is_title_case_name(unit.norm))
+            and _bare_item(unit, sents)
+        )
+        if lead_in is not None and (unit.item or bare):
+            lead_in.marked = lead_in.marked or unit.item
             asked = _item_found(text, unit, sents, lead_in, requests)
             if asked and lead_in.own:
                 # "Could you tell me:" only introduced the list: its items are the questions.
