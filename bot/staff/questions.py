@@ -189,7 +189,9 @@ _KNOW = r"(?:know|ask|check|confirm|find\s+out|understand|learn|enquire|inquire|
 _INDIRECT = re.compile(
     r"^(?:(?:and|also|so|but|just|please|kindly|btw|ok|okay|do)[\s,]+)*"
     r"(?:"
-    rf"(?:{_WE}(?:'d|’d|\s+would)\s+|would\s+)(?:also\s+|really\s+|just\s+)?(?:like|love|want)"
+    # ("I should nevertheless like to know", "I would further like to understand")
+    rf"(?:{_WE}(?:'d|’d|\s+would|\s+should)\s+|would\s+)(?:\w+ly\s+|also\s+|just\s+|further\s+"
+    r"|nevertheless\s+|still\s+)*(?:like|love|want)"
     rf"\s+to\s+(?:{_KNOW}|be\s+(?:reassured|told|informed|advised))"
     rf"|(?:{_WE}\s+)?(?:also\s+|just\s+|really\s+)?(?:want|wanted|need|needed|wish)\s+to\s+{_KNOW}"
     r"|(?:i(?:'m|’m|\s+am|\s+was)\s+)?(?:also\s+|just\s+)?(?:wondering|curious)\s+"
@@ -1103,6 +1105,9 @@ def _states(toks: Sequence[Any], j: int, b: int) -> bool:
     return own_subject and _words(toks[j:b]) >= 2
 
 
+_FRAMES = {"if", "when", "once", "after", "before", "unless", "since", "because", "as"}
+
+
 def _cut_tail(toks: Sequence[Any], a: int, b: int) -> int:
     """Where the question toks[a:b] ends once a trailing statement ("..., we both work
     long shifts") or a sign-off on its line ("..., cheers", "... thx") is cut off."""
@@ -1114,6 +1119,11 @@ def _cut_tail(toks: Sequence[Any], a: int, b: int) -> int:
         if boundary >= b or j >= b:
             break
         if _words(toks[a:boundary]) < 2:
+            continue
+        frame = _skip_markers(toks, a)
+        if frame >= boundary or (toks[frame].lower_ in _FRAMES and not _q_start(toks, a)):
+            # "If not, it is safe to buy online?", "Third, if I don't like, I can give it
+            # back?": what stands before the comma only frames the clause that asks.
             continue
         reason = conn == "run-on" or toks[j].lower_ in {"because", "cuz", "coz", "cos", "bc"}
         if (conn == "," or reason) and _states(toks, j, b):
