@@ -78,7 +78,7 @@ class Shopper:
         for name, value in (
             ("X-Shopper-IP", self.ip),
             ("X-Shopper-Session", self.session),
-            ("X-Actor", f"bot:{self.conversation}" if self.conversation else None),
+            ("X-Actor", f"actions:{self.conversation}" if self.conversation else None),
         ):
             if value is not None and _HEADER_VALUE.fullmatch(value):
                 headers[name] = value

@@ -3,93 +3,49 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
 
 from actions.order_asks import ActionAskConfirm
 from actions.order_forms import NOT_VERIFIED, ValidateCancelForm, ValidateChangeForm
 from actions.order_requests import ActionOrderStatus, ActionSubmitCancel, ActionSubmitReturn
-from bot import services, stack
-from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import Supervisor, free_port
+from bot import services
+from bot.order_client import WRITE_CONFIRM_BUDGET_SECONDS
+from bot.order_messages import verification_locked
+from bot.orders.db import Database
+from bot.orders.models import AuditEntry, Cancellation, Order
+from bot.settings import Settings
 
-DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
+from .actions_helpers import (
+    Backend,
+    actions_use,
+    client,
+    free_port,
+    new_order,
+    order_backend,
+    run,
+    tracker,
+    verified,
+)
 
 
 @pytest.fixture(scope="module")
-def backend(settings: Settings, tmp_path_factory) -> Iterator[Settings]:  # type: ignore[no-untyped-def]
-    work = tmp_path_factory.mktemp("orders")
-    port = free_port()
-    s = settings.model_copy(
-        update={
-            "orders_port": port,
-            "orders_url": f"http://127.0.0.1:{port}",
-            "orders_database_url": f"sqlite:///{work / 'orders.db'}",
-            "database_url": f"sqlite:///{work / 'app.db'}",
-        }
-    )
-    stack.seed_demo_orders(s)
-    with Supervisor(PROJECT_ROOT, log_dir=work, echo=False) as sup:
-        sup.start([stack.order_backend(s)], on_status=lambda _: None)
-        yield s
+def backend(settings: Settings, tmp_path_factory) -> Iterator[Backend]:  # type: ignore[no-untyped-def]
+    with order_backend(settings, tmp_path_factory.mktemp("orders")) as running:
+        yield running
 
 
 @pytest.fixture
-def env(backend: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    for key, value in stack.settings_env(backend).items():
-        monkeypatch.setenv(key, value)
-    services.reset()
-    yield backend
-    services.reset()
-
-
-def tracker(
-    text: str = "",
-    intent: str = "inform",
-    slots: dict[str, Any] | None = None,
-    just_set: dict[str, Any] | None = None,
-    form: str | None = None,
-    sender: str = "shopper",
-) -> Tracker:
-    """A tracker as Rasa sends it: `just_set` are the slot candidates the form extracted
-    from the latest message (slot events after the last user event)."""
-    all_slots = {name: None for name in DOMAIN["slots"]} | {"requested_slot": None}
-    all_slots |= (slots or {}) | (just_set or {})
-    events = [{"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}}]
-    events += [{"event": "slot", "name": k, "value": v} for k, v in (just_set or {}).items()]
-    return Tracker(
-        sender,
-        all_slots,
-        {"text": text, "intent": {"name": intent}, "entities": []},
-        events,
-        False,
-        None,
-        {"name": form} if form else {},
-        "action_listen",
-    )
-
-
-async def run(action: Any, t: Tracker) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, t, DOMAIN)
-    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
-    return slots, dispatcher.messages
-
-
-def verified(order: str, email: str) -> dict[str, Any]:
-    return {
-        "verified_order": order,
-        "verified_email": email,
-        "verified_at": time.time(),
-        "order_number": order,
-        "email": email,
-    }
+def env(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    with actions_use(backend.settings, monkeypatch) as settings:
+        yield settings
 
 
 async def test_right_details_verify_and_the_form_asks_to_confirm(env):
@@ -225,3 +181,179 @@ async def test_backend_down_says_so_and_reports_nothing(env, monkeypatch):
     )
     assert "nothing has been submitted" in messages[0]["text"]
     assert not any("cancelled" in (m.get("text") or "") for m in messages)
+
+
+# --- guessing: the shopper's client is forwarded; a locked check is said plainly ----------
+
+
+def texts(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
+async def check(number: str, email: str, metadata: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """One ownership check through the cancel form, from a fresh conversation."""
+    slots, messages = await run(
+        ValidateCancelForm(),
+        tracker(
+            email,
+            just_set={"order_number": number, "email": email},
+            form="cancel_form",
+            sender=f"guess-{uuid.uuid4().hex[:8]}",
+            metadata=metadata,
+        ),
+    )
+    return slots, texts(messages)
+
+
+def wrong_pair() -> tuple[str, str]:
+    return f"KNT-{uuid.uuid4().int % 900000 + 100000}", f"x-{uuid.uuid4().hex[:8]}@example.com"
+
+
+async def test_the_shoppers_ip_and_session_reach_the_backend_and_are_counted(env):
+    number, email = new_order(env)
+    guesser = "203.0.113.77"
+    limit = env.verify_failure_limit
+    for _ in range(limit):  # other orders, other e-mails, fresh sessions: only the IP repeats
+        slots, said = await check(*wrong_pair(), client(guesser))
+        assert said == NOT_VERIFIED
+    slots, said = await check(number, email, client(guesser))
+    assert slots["request_blocked"] == "verification_locked" and slots["verified_order"] is None
+    # The same right pair from another client is checked as usual.
+    slots, said = await check(number, email, client())
+    assert slots["verified_order"] == number and said == ""
+    # And a session that keeps failing is counted across IP addresses.
+    session = {"session": uuid.uuid4().hex}
+    for _ in range(limit):
+        await check(*wrong_pair(), client() | session)
+    slots, _ = await check(number, email, client() | session)
+    assert slots["request_blocked"] == "verification_locked"
+
+
+async def test_guessing_an_email_locks_it_even_for_the_right_pair_and_says_so_plainly(env):
+    number, email = new_order(env)
+    for _ in range(env.verify_failure_limit + 3):  # each guess from a fresh client
+        wrong_number, _ = wrong_pair()
+        slots, said = await check(wrong_number, email, client())
+        assert said == NOT_VERIFIED or slots["request_blocked"] == "verification_locked"
+    slots, said = await check(number, email, client())
+    # Refused without being checked, and nothing half-verified stays in the conversation.
+    assert slots["request_blocked"] == "verification_locked"
+    assert said == ""  # the request's action says it (below), never "wrong details"
+    for slot in ("verified_order", "verified_email", "verified_at", "order_facts"):
+        assert slots[slot] is None, slot
+    assert slots["order_number"] is None and slots["email"] is None
+    assert slots["requested_slot"] is None  # the form ends: no more guesses here
+    slots, messages = await run(
+        ActionSubmitCancel(), tracker(slots={"request_blocked": "verification_locked"})
+    )
+    assert texts(messages) == verification_locked(env.support_email)
+    assert env.support_email in texts(messages) and NOT_VERIFIED not in texts(messages)
+    assert messages[0]["buttons"] == [
+        {
+            "title": "Talk to a person",
+            "payload": '/human_handoff{"handoff_reason": "verification_locked"}',
+        }
+    ]
+    assert slots["request_blocked"] is None
+
+
+async def test_an_order_locked_after_verification_is_forgotten_not_shown(env):
+    number, email = new_order(env)
+    state = verified(number, email)
+    _, shown = await run(ActionOrderStatus(), tracker(slots=state, metadata=client()))
+    assert number in texts(shown)
+    for _ in range(env.verify_failure_limit + 1):  # someone else guesses at this order
+        await check(number, wrong_pair()[1], client())
+    slots, messages = await run(ActionOrderStatus(), tracker(slots=state, metadata=client()))
+    assert texts(messages) == verification_locked(env.support_email)
+    assert slots["verified_order"] is None and slots["order_facts"] is None
+
+
+async def test_the_audit_log_names_the_bot_and_the_conversation(env, backend):
+    number, email = new_order(env)
+    state = {**verified(number, email), "confirm": "yes"}
+    _, messages = await run(ActionSubmitCancel(), tracker(slots=state, sender="conv-audit-1"))
+    assert "is cancelled" in texts(messages)
+    rows = audit_rows(backend, number)
+    cancelled = [(r.actor, r.actor_kind) for r in rows if r.action.endswith("cancelled")]
+    assert cancelled == [("actions:conv-audit-1", "bot")]
+
+
+def audit_rows(backend: Backend, number: str) -> list[AuditEntry]:
+    db = Database(backend.settings.orders_database_url)
+    try:
+        with db.read() as session:
+            query = select(AuditEntry).where(AuditEntry.order_number == number)
+            return list(session.scalars(query.order_by(AuditEntry.id)))
+    finally:
+        db.dispose()
+
+
+def cancellations(backend: Backend, number: str) -> int:
+    db = Database(backend.settings.orders_database_url)
+    try:
+        with db.read() as session:
+            query = (
+                select(Cancellation).join(Cancellation.order).where(Order.order_number == number)
+            )
+            return len(list(session.scalars(query)))
+    finally:
+        db.dispose()
+
+
+# --- honest writes: never "not submitted" when it may have been --------------------------
+
+
+async def test_a_write_that_cannot_be_confirmed_is_said_so_and_never_doubled(env, backend):
+    number, email = new_order(env)
+    state = {**verified(number, email), "confirm": "yes"}
+    started = time.monotonic()
+    with backend.paused():  # the request arrives, and the backend says nothing
+        _, messages = await run(ActionSubmitCancel(), tracker(slots=state, sender="paused-1"))
+    took = time.monotonic() - started
+    said = texts(messages)
+    assert "can't tell whether it went through" in said and "don't submit it again" in said
+    assert "nothing has been submitted" not in said and "Done" not in said
+    assert messages[-1]["custom"] == {"handoff": {"reason": "write_unconfirmed"}}
+    assert took < WRITE_CONFIRM_BUDGET_SECONDS + 1
+    # The backend wakes up: asked again (by a person, or the shopper anyway), it answers
+    # with the one cancellation the lost requests made.
+    _, again = await run(ActionSubmitCancel(), tracker(slots=state, sender="paused-1"))
+    assert f"order {number} is cancelled" in texts(again)
+    assert cancellations(backend, number) == 1
+
+
+async def test_a_lost_answer_is_asked_again_and_the_write_is_reported_done(env, backend):
+    number, email = new_order(env)
+    state = {**verified(number, email), "confirm": "yes"}
+    backend.pause()
+    try:
+        submit = asyncio.create_task(
+            run(ActionSubmitCancel(), tracker(slots=state, sender="paused-2"))
+        )
+        # The first attempt times out (3 s); the backend wakes before the next one.
+        await asyncio.sleep(env.orders_timeout_seconds + 0.2)
+    finally:
+        backend.resume()
+    _, messages = await submit
+    assert f"order {number} is cancelled (reference CXL-" in texts(messages)
+    assert cancellations(backend, number) == 1
+
+
+async def test_a_write_the_backend_rolled_back_is_not_submitted(env, backend):
+    number, email = new_order(env)
+    state = {**verified(number, email), "confirm": "yes"}
+    # Another process holds SQLite's write lock: the backend gives up at its own deadline
+    # (2 s, before our 3 s timeout) and says it rolled back.
+    path = backend.settings.orders_database_url.removeprefix("sqlite:///")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        _, messages = await run(ActionSubmitCancel(), tracker(slots=state, sender="locked-db"))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert "nothing has been submitted" in texts(messages)
+    assert cancellations(backend, number) == 0
+    order = await services.order_client().lookup(number, email)
+    assert order["status"] == "in_production"
