@@ -31,6 +31,7 @@ import httpx
 
 from bot import stack
 from bot.faq import FaqEngine
+from bot.rasa_auth import rasa_auth_headers
 from bot.rasa_model import model_path
 from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import Supervisor, free_port
@@ -125,7 +126,9 @@ def main() -> None:
         sup.start(
             specs, on_status=lambda s: ready.setdefault(s.split()[0], time.monotonic() - started)
         )
-        token = live.rasa_token.get_secret_value()
+        rasa_api = rasa_auth_headers(live)
+        # The action server refuses callers without Rasa's token.
+        action_api = {"Authorization": f"Bearer {live.action_server_token.get_secret_value()}"}
         client = httpx.Client(timeout=60)
         for set_name, questions in sets.items():
             tally = tallies[set_name] = Tally()
@@ -139,7 +142,9 @@ def main() -> None:
                 rest.append((time.perf_counter() - t0) * 1000)
                 text = replies[0].get("text", "") if replies else ""
                 t0 = time.perf_counter()
-                parsed = client.post(f"{live.rasa_url}/model/parse?token={token}", json={"text": q})
+                parsed = client.post(
+                    f"{live.rasa_url}/model/parse", json={"text": q}, headers=rasa_api
+                )
                 parse.append((time.perf_counter() - t0) * 1000)
                 intent = parsed.json()["intent"]["name"]
                 if row["labels"]:
@@ -156,7 +161,7 @@ def main() -> None:
                     flag = "(flow ok) " if also_ok else ""
                     tally.misses.append(f"{flag}{q!r} [{intent}] -> {text[:60]!r}")
                 t0 = time.perf_counter()
-                client.post(live.action_server_url, json=tracker_payload(q))
+                client.post(live.action_server_url, json=tracker_payload(q), headers=action_api)
                 action.append((time.perf_counter() - t0) * 1000)
                 t0 = time.perf_counter()
                 engine.search(q)

@@ -293,19 +293,25 @@ def run(
     chat: Annotated[
         bool, typer.Option(help="Also chat with the assistant in this terminal.")
     ] = False,
+    log_dir: Annotated[
+        Path, typer.Option(help="Where each process's log goes (<name>.log).")
+    ] = PROJECT_ROOT / ".data" / "logs",
+    state_file: Annotated[
+        Path, typer.Option(help="Where the processes' state is kept (read by /healthz).")
+    ] = PROJECT_ROOT / ".data" / "supervisor.json",
 ) -> None:
-    """Start the order backend, action server, Rasa and the gateway; Ctrl-C stops them all."""
+    """Start the order backend, action server, Rasa and the gateway, restart any that
+    dies; Ctrl-C (or SIGTERM, SIGHUP) stops them all."""
     from bot import stack
     from bot.rasa_model import model_path
-    from bot.supervisor import StartupError, Supervisor
+    from bot.supervisor import StartupError
 
     settings = Settings()
     model = model_path(settings.rasa_model_dir)
     if not model.is_file():
         raise _fail(f"no Rasa model for the current data ({model.name}): run `make train`")
-    # With the terminal chat, the processes' output would be in the way: it goes to files.
-    log_dir = PROJECT_ROOT / ".data" / "logs" if chat else None
-    with Supervisor(PROJECT_ROOT, log_dir=log_dir) as sup:
+    # With the terminal chat, the processes' output would be in the way: only to the logs.
+    with stack.supervisor(settings, log_dir, state_file, echo=not chat) as sup:
         try:
             sup.start(stack.everything(settings, model))
         except StartupError as exc:
@@ -319,6 +325,8 @@ def run(
             f"  health / Prometheus metrics           {gateway}/healthz  {gateway}/metrics\n"
             f"  Rasa REST channel                     {settings.rasa_url}/webhooks/rest/webhook\n"
             f"  order backend                         {settings.orders_url}\n"
+            f"  logs                                  {log_dir}\n",
+            flush=True,
         )
         if not _staff_accounts_exist(settings):
             print(
@@ -326,13 +334,12 @@ def run(
                 "  .venv/bin/bot staff add you@example.com --name 'Your Name'\n"
             )
         if chat:
-            print(f"(logs in {log_dir})")
             _chat_loop(settings)
         else:
-            print("Ctrl-C stops everything.")
+            print("Ctrl-C stops everything.", flush=True)
             sup.wait()
-            if sup.dead():
-                raise _fail(f"{', '.join(sup.dead())} stopped; stopping the rest")
+    if sup.failure:
+        raise _fail(sup.failure)
 
 
 def _staff_accounts_exist(settings: Settings) -> bool:

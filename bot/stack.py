@@ -9,10 +9,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from pydantic import SecretStr
 
+from bot.rasa_auth import rasa_auth_headers
 from bot.rasa_model import RASA_BIN, model_path, rasa_env
 from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import ProcessSpec, StartupError, Supervisor, free_port
@@ -66,11 +67,11 @@ def action_server(settings: Settings) -> ProcessSpec:
 def rasa_server(settings: Settings, model: Path) -> ProcessSpec:
     url = urlparse(settings.rasa_url)
     host, port = url.hostname or "127.0.0.1", url.port or 5005
-    token = settings.rasa_token.get_secret_value()
     return ProcessSpec(
         name="rasa",
         argv=[
-            # Rasa's own CLI behind a launcher with one speed fix (see rasa_runtime/launch.py).
+            # Rasa's own CLI behind a launcher that adds the API secret from the environment
+            # (never on the command line) and one speed fix (see rasa_runtime/launch.py).
             str(RASA_BIN.parent / "python"),
             "-m",
             "rasa_runtime.launch",
@@ -78,8 +79,6 @@ def rasa_server(settings: Settings, model: Path) -> ProcessSpec:
             "--model",
             str(model),
             "--enable-api",
-            "--auth-token",
-            token,
             "--interface",
             host,
             "--port",
@@ -91,10 +90,72 @@ def rasa_server(settings: Settings, model: Path) -> ProcessSpec:
         ],
         host=host,
         port=port,
-        ready_url=f"http://{host}:{port}/status?token={token}",
-        env={**rasa_env(), "ACTION_SERVER_URL": settings.action_server_url},
+        ready_url=f"http://{host}:{port}/status",
+        ready_headers=rasa_auth_headers(settings),
+        env={
+            **rasa_env(),
+            **rasa_endpoints_env(settings),
+            "RASA_TOKEN": settings.rasa_token.get_secret_value(),
+        },
         ready_timeout=180,
     )
+
+
+def rasa_endpoints_env(settings: Settings) -> dict[str, str]:
+    """The environment variables endpoints.yml is written with: the action server and the
+    token Rasa sends it, the tracker store and the lock store."""
+    return {
+        "ACTION_SERVER_URL": settings.action_server_url,
+        "ACTION_SERVER_TOKEN": settings.action_server_token.get_secret_value(),
+        "RASA_TRACKER_STORE_URL": tracker_store_url(settings),
+        **lock_store_env(settings.rasa_lock_store_url),
+    }
+
+
+def tracker_store_url(settings: Settings) -> str:
+    """Rasa's SQL tracker store: RASA_TRACKER_STORE_URL, else a SQLite file beside the app's
+    data. Rasa's SQLAlchemy 1.4 has no psycopg 3 dialect, so a URL written for the app's
+    (`postgresql+psycopg://`) is given to Rasa with psycopg2, which its runtime has."""
+    url = settings.rasa_tracker_store_url or f"sqlite:///{PROJECT_ROOT / '.data' / 'rasa.db'}"
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    for prefix in ("postgresql+psycopg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url.removeprefix(prefix)
+    return url
+
+
+def lock_store_env(url: str) -> dict[str, str]:
+    """Rasa's lock store from a Redis URL (`redis://[[user]:password@]host[:port][/db]`, optionally
+    `?key_prefix=alnum`), or in memory when `url` is empty (one Rasa process only). Rasa's
+    RedisLockStore takes host, port and db apart, not a URL."""
+    if not url:
+        return {
+            "RASA_LOCK_STORE_TYPE": "in_memory",
+            "RASA_LOCK_STORE_HOST": "",
+            "RASA_LOCK_STORE_PORT": "0",
+            "RASA_LOCK_STORE_DB": "0",
+            "RASA_LOCK_STORE_USERNAME": "",
+            "RASA_LOCK_STORE_PASSWORD": "",
+            "RASA_LOCK_STORE_KEY_PREFIX": "",
+        }
+    parsed = urlparse(url)
+    if parsed.scheme != "redis" or not parsed.hostname:
+        raise StartupError(
+            f"RASA_LOCK_STORE_URL must look like redis://host:6379/0, not {parsed.scheme}://..."
+        )
+    prefix = parse_qs(parsed.query).get("key_prefix", ["knt"])[0]
+    if not prefix.isalnum():
+        raise StartupError("RASA_LOCK_STORE_URL: key_prefix must be letters and digits only")
+    return {
+        "RASA_LOCK_STORE_TYPE": "redis",
+        "RASA_LOCK_STORE_HOST": parsed.hostname,
+        "RASA_LOCK_STORE_PORT": str(parsed.port or 6379),
+        "RASA_LOCK_STORE_DB": parsed.path.strip("/") or "0",
+        "RASA_LOCK_STORE_USERNAME": unquote(parsed.username or ""),
+        "RASA_LOCK_STORE_PASSWORD": unquote(parsed.password or ""),
+        "RASA_LOCK_STORE_KEY_PREFIX": prefix,
+    }
 
 
 def gateway(settings: Settings) -> ProcessSpec:
@@ -134,7 +195,22 @@ def on_free_ports(base: Settings, workdir: Path) -> Settings:
             "staff_allowed_origins": [f"http://127.0.0.1:{gateway_port}"],
             "database_url": f"sqlite:///{workdir / 'app.db'}",
             "orders_database_url": f"sqlite:///{workdir / 'orders.db'}",
+            "rasa_tracker_store_url": f"sqlite:///{workdir / 'rasa.db'}",
         }
+    )
+
+
+def supervisor(
+    settings: Settings, log_dir: Path, state_file: Path, echo: bool = False
+) -> Supervisor:
+    """A supervisor for the assistant's processes with the crash limits of `settings`."""
+    return Supervisor(
+        PROJECT_ROOT,
+        log_dir=log_dir,
+        echo=echo,
+        state_file=state_file,
+        max_crashes=settings.supervisor_max_crashes,
+        crash_window=settings.supervisor_crash_window_seconds,
     )
 
 
@@ -157,6 +233,6 @@ def throwaway(base: Settings, workdir: Path) -> Iterator[Supervisor]:
     if not model.is_file():
         raise StartupError(f"no trained Rasa model {model.name}: run `make train`")
     seed_demo_orders(base)
-    with Supervisor(PROJECT_ROOT, log_dir=workdir / "logs", echo=False) as sup:
+    with supervisor(base, log_dir=workdir / "logs", state_file=workdir / "supervisor.json") as sup:
         sup.start(everything(base, model), on_status=lambda _: None)
         yield sup

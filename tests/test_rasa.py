@@ -12,6 +12,7 @@ import pytest
 
 from bot.faq.corpus import load_corpus
 from bot.nlu_sync import MARKER, is_in_sync
+from bot.rasa_auth import rasa_auth_headers, rasa_jwt
 from bot.rasa_model import RASA_BIN, model_path, rasa_env
 from bot.settings import PROJECT_ROOT, Settings
 
@@ -105,8 +106,25 @@ def test_multi_turn_conversation_over_rest(live):
     assert bot[0]["text"].startswith("I'm a bot")
 
 
-def test_rasa_api_needs_the_token(live):
+def test_rasa_api_needs_a_jwt_signed_with_the_token_and_never_takes_it_in_the_url(live):
     url = live.settings.rasa_url
-    assert httpx.get(f"{url}/status", timeout=10).status_code == 401
     token = live.settings.rasa_token.get_secret_value()
-    assert httpx.get(f"{url}/status?token={token}", timeout=10).status_code == 200
+    assert httpx.get(f"{url}/status", timeout=10).status_code == 401
+    # The token as a URL parameter (it would end up in access logs) opens nothing.
+    assert httpx.get(f"{url}/status", params={"token": token}, timeout=10).status_code == 401
+    forged = {"Authorization": f"Bearer {rasa_jwt('not-' + token)}"}
+    assert httpx.get(f"{url}/status", headers=forged, timeout=10).status_code == 401
+    headers = rasa_auth_headers(live.settings)
+    assert httpx.get(f"{url}/status", headers=headers, timeout=10).status_code == 200
+    # Every endpoint the gateway uses takes it: pause/resume and the tracker.
+    sender = new_sender()
+    events = f"{url}/conversations/{sender}/tracker/events"
+    r = httpx.post(events, json=[{"event": "pause"}], headers=headers, timeout=10)
+    assert r.status_code == 200
+    r = httpx.get(f"{url}/conversations/{sender}/tracker", headers=headers, timeout=10)
+    assert r.status_code == 200
+    assert r.json()["paused"] is True
+    r = httpx.post(events, json=[{"event": "resume"}], headers=headers, timeout=10)
+    assert r.status_code == 200
+    r = httpx.get(f"{url}/conversations/{sender}/tracker", params={"token": token}, timeout=10)
+    assert r.status_code == 401

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.db import get_engine
 from bot.gateway.transcripts import chat_messages
+from bot.rasa_auth import rasa_auth_headers
 from bot.settings import PROJECT_ROOT
 from bot.staff.accounts import StaffAccounts
 
@@ -139,7 +140,7 @@ def conversation_of(shop: Any, live_gateway: Any) -> str:
 def user_turns(live_gateway: Any, conversation_id: str) -> list[str]:
     r = httpx.get(
         f"{live_gateway.settings.rasa_url}/conversations/{conversation_id}/tracker",
-        params={"token": live_gateway.settings.rasa_token.get_secret_value()},
+        headers=rasa_auth_headers(live_gateway.settings),
         timeout=10,
     )
     r.raise_for_status()

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.gateway.transcripts import TranscriptStore, chat_messages
+from bot.rasa_auth import rasa_auth_headers
 from bot.staff.accounts import StaffAccounts
 from bot.staff.queue import AlreadyClaimed, HandoffStore
 from bot.staff.tables import chat_handoffs
@@ -75,7 +76,7 @@ def bot_turn(ws: Any) -> list[dict[str, Any]]:
 def rasa_tracker(live: Any, conversation_id: str) -> dict[str, Any]:
     r = httpx.get(
         f"{live.settings.rasa_url}/conversations/{conversation_id}/tracker",
-        params={"token": live.settings.rasa_token.get_secret_value()},
+        headers=rasa_auth_headers(live.settings),
         timeout=10,
     )
     r.raise_for_status()
