@@ -20,7 +20,7 @@ from bot.orders.models import Base
 from bot.orders.seed import seed
 from bot.settings import Settings
 
-TOKEN = "test-orders-token-0123456789"
+TOKEN = "test-orders-token-0123456789-abcdef"  # 32+ bytes: valid in production too
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 BACKENDS = ["sqlite", "postgresql"]
@@ -46,6 +46,15 @@ def settings_for(url: str, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def production_settings_for(url: str, **overrides: Any) -> Settings:
+    """Settings as a production deployment has them: every secret real and distinct."""
+    secrets = {
+        name: SecretStr(f"{name}-{uuid.uuid4().hex}")
+        for name in ("rasa_token", "orders_staff_token", "gateway_secret", "action_server_token")
+    }
+    return settings_for(url, environment="production", **{**secrets, **overrides})
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from tests.orders_helpers import (
     DEMO,
     count,
     database_url,
+    production_settings_for,
     proof,
     rows,
     seed_demo,
@@ -291,6 +292,7 @@ def test_return_happy_path(client: TestClient, database: str) -> None:
 
     [entry] = rows(database, AuditEntry, action="return.requested")
     assert entry.order_number == "KNT-1002" and entry.actor == "actions:conv-42"
+    assert entry.actor_kind == "bot"  # the action server's token
     assert entry.details["rma_number"] == created["rma_number"]
     assert entry.created_at.tzinfo is not None
 
@@ -377,7 +379,8 @@ def test_change_then_second_change_refused(client: TestClient, database: str) ->
     refused(again, "change_already_used")
     assert count(database, ChangeRequest, order_id=_order_id(database, "KNT-1001")) == 1
     [entry] = rows(database, AuditEntry, action="change.requested")
-    assert entry.details["new_value"] == "rose gold" and entry.actor == "api"
+    assert entry.details["new_value"] == "rose gold"
+    assert (entry.actor, entry.actor_kind) == ("bot", "bot")  # no X-Actor: the token says
 
 
 def _order_id(database: str, number: str) -> int:
@@ -600,7 +603,7 @@ def test_every_write_is_audited(client: TestClient, database: str) -> None:
     entries = rows(database, AuditEntry)
     seeded = [e for e in entries if e.action == "order.seeded"]
     assert sorted(e.order_number for e in seeded) == sorted(DEMO)
-    assert {e.actor for e in seeded} == {"seed"}
+    assert {(e.actor, e.actor_kind) for e in seeded} == {("seed", "admin")}
     writes = sorted((e.action, e.order_number) for e in entries if e.action != "order.seeded")
     assert writes == [
         ("change.requested", "KNT-1001"),
@@ -635,25 +638,13 @@ def test_seed_command_migrates_then_seeds_once(
         assert seed_command(settings_for(url)) == 0
         assert "nothing seeded" in capsys.readouterr().out
         assert count(url, Order) == len(DEMO)
-    production = settings_for(
-        fresh,
-        environment="production",
-        rasa_token="r" * 32,
-        gateway_secret="g" * 32,
-        orders_staff_token="s" * 32,
-    )
+    production = production_settings_for(fresh)
     assert seed_command(production) == 1
     assert "only when ENVIRONMENT is 'local'" in capsys.readouterr().out
 
 
 def test_admin_seed_refused_outside_local(database: str) -> None:
-    settings = settings_for(
-        database,
-        environment="production",
-        rasa_token="r" * 32,
-        gateway_secret="g" * 32,
-        orders_staff_token="s" * 32,
-    )
+    settings = production_settings_for(database)
     with TestClient(create_app(settings), headers=AUTH) as client:
         response = client.post("/v1/admin/seed")
     assert response.status_code == 403

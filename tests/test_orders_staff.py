@@ -16,7 +16,7 @@ from bot.settings import Settings
 PATH = "/v1/staff/orders/describe"
 
 
-def test_describe_needs_the_staff_token_and_is_audited(settings: Settings, tmp_path: Path):
+def test_describe_needs_the_staff_token_and_is_audited(settings: Settings, tmp_path: Path) -> None:
     s = settings.model_copy(update={"orders_database_url": f"sqlite:///{tmp_path / 'o.db'}"})
     action = {"Authorization": f"Bearer {s.orders_api_token.get_secret_value()}"}
     staff = {"Authorization": f"Bearer {s.orders_staff_token.get_secret_value()}"}
@@ -41,12 +41,12 @@ def test_describe_needs_the_staff_token_and_is_audited(settings: Settings, tmp_p
     engine = create_orders_engine(s.orders_database_url)
     with engine.connect() as conn:
         rows = conn.execute(
-            select(AuditEntry.action, AuditEntry.order_number, AuditEntry.actor).where(
-                AuditEntry.action == "staff_view"
-            )
+            select(
+                AuditEntry.action, AuditEntry.order_number, AuditEntry.actor, AuditEntry.actor_kind
+            ).where(AuditEntry.action == "staff_view")
         ).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [
-        ("staff_view", "KNT-1003", "staff:7"),
-        ("staff_view", "KNT-1002", "api"),
+        ("staff_view", "KNT-1003", "staff:7", "agent"),
+        ("staff_view", "KNT-1002", "agent", "agent"),  # no X-Actor: the staff token says
     ]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from bot.orders.db import Database, migrate
-from bot.orders.errors import install_error_handlers
+from bot.orders.errors import BodySizeLimit, install_error_handlers
+from bot.orders.guessing import GuessingGuard
 from bot.orders.routes import health, staff_router, v1_router
 from bot.orders.service import Clock, OrderService
 from bot.settings import Settings
@@ -26,7 +26,30 @@ Every `/v1` route needs `Authorization: Bearer <ORDERS_API_TOKEN>`. Every reques
 the order by its number **and** the e-mail address on it; a mismatch is always the same
 404. Refusals are `409 {"detail": {"reason": ..., "message": ...}}`. Creates take an
 `idempotency_key`: repeating a request with the same key returns the same record.
+
+Failed ownership checks are counted per e-mail address, order number and client
+(`X-Shopper-IP`, `X-Shopper-Session`); past the limit, checks for them are refused with
+`429 verification_locked` without being evaluated. A write commits within the backend's
+deadline (shorter than the client's timeout) or not at all: `503 write_deadline_exceeded`.
 """
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse settings under which a client could give up on a write that then happens."""
+    deadline, timeout = settings.orders_write_deadline_seconds, settings.orders_timeout_seconds
+    if not 0 < deadline < timeout:
+        raise ValueError(
+            f"ORDERS_WRITE_DEADLINE_SECONDS ({deadline:g}) must be above 0 and shorter than "
+            f"ORDERS_TIMEOUT_SECONDS ({timeout:g}), the time the action server waits for the "
+            "order backend: otherwise a write could complete after the shopper was told it "
+            "did not. E.g. set ORDERS_WRITE_DEADLINE_SECONDS to 2 with a timeout of 3."
+        )
+    if settings.verify_failure_limit < 1 or settings.verify_failure_window_seconds <= 0:
+        raise ValueError(
+            "VERIFY_FAILURE_LIMIT must be at least 1 and VERIFY_FAILURE_WINDOW_SECONDS above "
+            f"0 (got {settings.verify_failure_limit} and "
+            f"{settings.verify_failure_window_seconds:g})."
+        )
 
 
 def utc_now() -> datetime:
@@ -38,7 +61,10 @@ def create_app(
 ) -> FastAPI:
     """The app over `settings.orders_database_url`; it migrates on startup unless told not
     to (`runner.serve` migrates before binding the port). `clock` is for tests."""
-    db = Database(settings.orders_database_url)
+    check_settings(settings)
+    db = Database(
+        settings.orders_database_url, write_deadline=settings.orders_write_deadline_seconds
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -67,17 +93,15 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.clock = clock or utc_now
-    app.state.service = OrderService(db, app.state.clock)
-
-    @app.middleware("http")
-    async def limit_body_size(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(status_code=413, content={"detail": "request body too large"})
-        return await call_next(request)
-
+    guard = GuessingGuard(
+        db,
+        app.state.clock,
+        limit=settings.verify_failure_limit,
+        window_seconds=settings.verify_failure_window_seconds,
+        support_email=settings.support_email,
+    )
+    app.state.service = OrderService(db, app.state.clock, guard)
+    app.add_middleware(BodySizeLimit, limit=MAX_BODY_BYTES)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(v1_router())

@@ -5,6 +5,12 @@ takes the write lock before it reads what it decides on (two requests can never 
 "no open return yet"). PostgreSQL runs many writers at once: the service locks the order's
 row (`SELECT ... FOR UPDATE`) first. In both, unique constraints are the last line, and a
 write that still collides is retried from the start (it then sees the winner's row).
+
+A write given a deadline (ORDERS_WRITE_DEADLINE_SECONDS after the request arrived, shorter
+than the client's ORDERS_TIMEOUT_SECONDS) commits before it or not at all: waits for
+locks are bounded by it (SQLite's busy timeout, PostgreSQL's `lock_timeout` and
+`statement_timeout`), and it is checked once more just before COMMIT. So a client that
+gave up waiting never finds, later, that the write happened after all.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.orders.domain import WriteDeadlineExceeded
+
 T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -35,15 +43,18 @@ def backend_name(url: str) -> str:
     return make_url(url).get_backend_name()
 
 
-def create_orders_engine(url: str, *, immediate: bool = False) -> Engine:
+def create_orders_engine(
+    url: str, *, immediate: bool = False, busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS
+) -> Engine:
     """An engine for the order database; on SQLite `immediate` makes every transaction a
-    writer from its first statement (`BEGIN IMMEDIATE`)."""
+    writer from its first statement (`BEGIN IMMEDIATE`), and `busy_timeout` bounds how long
+    a statement waits for another process's write lock."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+    engine = create_engine(parsed, connect_args={"timeout": busy_timeout})
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     @event.listens_for(engine, "connect")
@@ -88,15 +99,26 @@ def _is_sqlite_busy(exc: OperationalError) -> bool:
     return "database is locked" in message or "database is busy" in message
 
 
+def _is_postgres_timeout(exc: OperationalError) -> bool:
+    # lock_timeout -> 55P03 (lock_not_available), statement_timeout -> 57014 (query_canceled)
+    return getattr(exc.orig, "sqlstate", None) in {"55P03", "57014"}
+
+
 class Database:
     """The order database: short read transactions and retried write transactions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, write_deadline: float | None = None) -> None:
+        """`write_deadline` (seconds): the longest a write given a deadline may wait for
+        SQLite's write lock; None keeps the patient default (migrations, seeding, tests)."""
         self.url = url
         self.backend = backend_name(url)
         self._read_engine = create_orders_engine(url)
         self._write_engine = (
-            create_orders_engine(url, immediate=True)
+            create_orders_engine(
+                url,
+                immediate=True,
+                busy_timeout=write_deadline or SQLITE_BUSY_TIMEOUT_SECONDS,
+            )
             if self.backend == "sqlite"
             else self._read_engine
         )
@@ -108,21 +130,49 @@ class Database:
         with self.read_sessions.begin() as session:
             yield session
 
-    def write(self, step: Callable[[Session], T]) -> T:
+    def write(self, step: Callable[[Session], T], *, deadline: float | None = None) -> T:
         """Run `step` in a write transaction and commit; start again from scratch when a
-        unique constraint fires (a concurrent request won) or SQLite stays busy."""
+        unique constraint fires (a concurrent request won) or SQLite stays busy.
+
+        With a `deadline` (a `time.monotonic()` value) it commits before the deadline or
+        rolls back and raises `WriteDeadlineExceeded`: never a commit after it."""
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with self.write_sessions.begin() as session:
-                    return step(session)
+                    if deadline is not None:
+                        self._bound_waits(session, deadline)
+                    result = step(session)
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise WriteDeadlineExceeded()  # rolls the transaction back
+                    return result
             except IntegrityError:
                 if attempt == WRITE_ATTEMPTS:
                     raise
             except OperationalError as exc:
+                timed_out = _is_sqlite_busy(exc) or _is_postgres_timeout(exc)
+                if deadline is not None and timed_out and time.monotonic() >= deadline:
+                    raise WriteDeadlineExceeded() from exc
                 if attempt == WRITE_ATTEMPTS or not _is_sqlite_busy(exc):
                     raise
                 time.sleep(0.05 * attempt)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WriteDeadlineExceeded()
         raise AssertionError("unreachable")
+
+    def _bound_waits(self, session: Session, deadline: float) -> None:
+        """On PostgreSQL, no lock wait or statement may outlast the deadline (SQLite's
+        wait is bounded by its busy timeout, set when the engine was built)."""
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        if left_ms <= 0:
+            raise WriteDeadlineExceeded()
+        if self.backend == "postgresql":
+            session.execute(
+                text(
+                    "SELECT set_config('lock_timeout', :ms, true), "
+                    "set_config('statement_timeout', :ms, true)"
+                ),
+                {"ms": f"{left_ms}ms"},
+            )
 
     def dispose(self) -> None:
         self._read_engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
@@ -11,6 +12,7 @@ from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.orders.db import Database
+from bot.orders.domain import ActorKind, Caller
 from bot.orders.service import OrderService
 from bot.settings import Settings
 
@@ -77,16 +79,65 @@ def require_staff_token(
     _check_bearer(credentials, settings.orders_staff_token.get_secret_value())
 
 
-def get_actor(
-    x_actor: Annotated[
-        str | None,
-        Header(
-            max_length=128,
-            description="Who asks, for the audit log (e.g. `actions:<conversation id>`).",
-        ),
-    ] = None,
-) -> str:
-    return (x_actor or "").strip() or "api"
+ActorHeader = Annotated[
+    str | None,
+    Header(
+        max_length=128,
+        description="Who asks, for the audit log (e.g. `actions:<conversation id>`, "
+        "`staff:<agent id>`).",
+    ),
+]
+ShopperIP = Annotated[
+    str | None,
+    Header(
+        alias="X-Shopper-IP",
+        max_length=256,
+        description="The shopper's IP address as the gateway saw it: failed ownership "
+        "checks are counted per client. Trusted only with the action server's token.",
+    ),
+]
+ShopperSession = Annotated[
+    str | None,
+    Header(
+        alias="X-Shopper-Session",
+        max_length=256,
+        description="The shopper's session (opaque, from the gateway): failed ownership "
+        "checks are counted per client. Trusted only with the action server's token.",
+    ),
+]
 
 
-Actor = Annotated[str, Depends(get_actor)]
+def _deadline(request: Request) -> float:
+    settings: Settings = request.app.state.settings
+    return time.monotonic() + settings.orders_write_deadline_seconds
+
+
+# `async`, so the deadline starts when the request is read, not once a worker thread is
+# free: queueing for the thread pool counts against it too.
+async def get_bot_caller(
+    request: Request,
+    x_actor: ActorHeader = None,
+    shopper_ip: ShopperIP = None,
+    shopper_session: ShopperSession = None,
+) -> Caller:
+    """A caller with the action server's token: the bot, on behalf of a shopper."""
+    return Caller(
+        kind=ActorKind.BOT,
+        actor=(x_actor or "").strip() or ActorKind.BOT.value,
+        client_ip=shopper_ip,
+        session=shopper_session,
+        deadline=_deadline(request),
+    )
+
+
+async def get_agent_caller(request: Request, x_actor: ActorHeader = None) -> Caller:
+    """A caller with the staff token: an agent of the store, named by `X-Actor`."""
+    return Caller(
+        kind=ActorKind.AGENT,
+        actor=(x_actor or "").strip() or ActorKind.AGENT.value,
+        deadline=_deadline(request),
+    )
+
+
+BotCaller = Annotated[Caller, Depends(get_bot_caller)]
+AgentCaller = Annotated[Caller, Depends(get_agent_caller)]

@@ -8,6 +8,27 @@ from enum import StrEnum
 from typing import Any
 
 
+class ActorKind(StrEnum):
+    """Who acted, by the token they hold (written to every audit row)."""
+
+    BOT = "bot"  # the action server: ORDERS_API_TOKEN
+    AGENT = "agent"  # the staff console (through the gateway): ORDERS_STAFF_TOKEN
+    ADMIN = "admin"  # the demo seed (`bot orders seed`, /v1/admin/seed)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: named in the audit log (`kind`, `actor`); the shopper's client as the
+    action server passes it on (`client_ip`, `session`), for counting failed ownership
+    checks; and `deadline`, the `time.monotonic()` by which a write must have committed."""
+
+    kind: ActorKind
+    actor: str
+    client_ip: str | None = None
+    session: str | None = None
+    deadline: float | None = None
+
+
 class OrderStatus(StrEnum):
     AWAITING_PAYMENT = "awaiting_payment"
     IN_PRODUCTION = "in_production"
@@ -100,6 +121,36 @@ class NotFound(Exception):
 
     reason = "not_found"
     message = "No order matches these details."
+
+    def detail(self) -> dict[str, Any]:
+        return {"reason": self.reason, "message": self.message}
+
+
+class VerificationLocked(Exception):
+    """Too many failed ownership checks for this e-mail address, order or client: HTTP 429.
+    The check was not evaluated, so even the right pair gets this answer."""
+
+    reason = "verification_locked"
+
+    def __init__(self, message: str, locked: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.locked = locked  # which counts are over the limit: "email", "order", "ip", ...
+
+    def detail(self) -> dict[str, Any]:
+        # Deliberately not `locked`: the answer must not say which part was guessed.
+        return {"reason": self.reason, "message": self.message}
+
+
+class WriteDeadlineExceeded(Exception):
+    """A write could not commit within ORDERS_WRITE_DEADLINE_SECONDS and was rolled back:
+    HTTP 503. The client has not given up yet, so it can trust that nothing was written."""
+
+    reason = "write_deadline_exceeded"
+    message = (
+        "The order system could not save this in time, so nothing was saved. "
+        "Try again in a moment with the same idempotency key."
+    )
 
     def detail(self) -> dict[str, Any]:
         return {"reason": self.reason, "message": self.message}

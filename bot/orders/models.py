@@ -74,6 +74,7 @@ RETURN_KINDS = ("return", "exchange")
 RETURN_STATUSES = ("open", "completed", "withdrawn")
 CHANGE_ATTRIBUTES = ("gemstone", "metal", "ring_size")
 CHANGE_STATUSES = ("requested", "applied")
+ACTOR_KINDS = ("bot", "agent", "admin")
 
 
 class Customer(Base):
@@ -218,9 +219,15 @@ class Cancellation(Base):
 
 
 class AuditEntry(Base):
-    """One row per write, kept forever: who did what to which order, and when."""
+    """One row per write, kept forever: who did what to which order, and when.
+
+    `actor_kind` is who acted, by the token they hold: `bot` (the action server's
+    ORDERS_API_TOKEN), `agent` (the staff console's ORDERS_STAFF_TOKEN) or `admin` (the
+    demo seed); `actor` names them more precisely when the caller said (`X-Actor`).
+    """
 
     __tablename__ = "audit_log"
+    __table_args__ = (CheckConstraint(_one_of("actor_kind", ACTOR_KINDS), name="actor_kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime]
@@ -228,3 +235,19 @@ class AuditEntry(Base):
     order_number: Mapped[str | None] = mapped_column(String(16), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     actor: Mapped[str] = mapped_column(String(128))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+
+
+class VerificationFailure(Base):
+    """One failed ownership check (verify, lookup, or the check inside a return, change or
+    cancel), counted per key within the window. Each key is a SHA-256 of the normalised
+    value, so the addresses and numbers people typed are not kept here."""
+
+    __tablename__ = "verification_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    failed_at: Mapped[datetime] = mapped_column(index=True)
+    email_key: Mapped[str] = mapped_column(String(64), index=True)
+    order_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    ip_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    session_key: Mapped[str | None] = mapped_column(String(64), index=True)

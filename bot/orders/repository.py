@@ -12,7 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.orders import normalize
-from bot.orders.domain import ItemFacts, OrderFacts, OrderStatus, PaymentMethod, ReturnStatus
+from bot.orders.domain import (
+    Caller,
+    ItemFacts,
+    OrderFacts,
+    OrderStatus,
+    PaymentMethod,
+    ReturnStatus,
+)
 from bot.orders.models import (
     AuditEntry,
     Cancellation,
@@ -83,12 +90,17 @@ def audit(
     when: datetime,
     action: str,
     order_number: str | None,
-    actor: str,
+    caller: Caller,
     details: dict[str, Any],
 ) -> None:
     session.add(
         AuditEntry(
-            created_at=when, action=action, order_number=order_number, actor=actor, details=details
+            created_at=when,
+            action=action,
+            order_number=order_number,
+            actor=caller.actor,
+            actor_kind=caller.kind.value,
+            details=details,
         )
     )
 

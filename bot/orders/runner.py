@@ -13,9 +13,13 @@ def serve(settings: Settings) -> None:
     """Migrate the order database, then serve the API on ORDERS_HOST:ORDERS_PORT."""
     import uvicorn
 
-    from bot.orders.app import create_app
+    from bot.orders.app import check_settings, create_app
     from bot.staff.redact import install_log_redaction
 
+    try:
+        check_settings(settings)  # before migrating: nothing is touched
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     # This process never logs what shoppers typed (no access log, no request bodies), so
     # the patterns and the name cues suffice here, without loading spaCy's NER.
     install_log_redaction()

@@ -360,7 +360,8 @@ class SeedReport(BaseModel):
 
 
 class Problem(BaseModel):
-    """`detail` of a 404 or 409: a machine reason, a sentence, sometimes more fields."""
+    """`detail` of a 404, 409, 429 or 503: a machine reason, a sentence, sometimes more
+    fields."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -370,6 +371,12 @@ class Problem(BaseModel):
 
 class ProblemBody(BaseModel):
     detail: Problem
+
+
+class ErrorText(BaseModel):
+    """`detail` as one sentence: a body that could not be read, or one too large."""
+
+    detail: str
 
 
 class Unauthorized(BaseModel):

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from bot.orders import repository
 from bot.orders.db import take_advisory_lock
+from bot.orders.domain import ActorKind, Caller
 from bot.orders.models import ChangeRequest, Customer, Item, Order, Payment, Shipment
 
-SEED_ACTOR = "seed"
+SEED_CALLER = Caller(kind=ActorKind.ADMIN, actor="seed")
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def seed(session_factory: Callable[[], Session], today: date) -> SeedResult:
                     when=now,
                     action="order.seeded",
                     order_number=order.order_number,
-                    actor=SEED_ACTOR,
+                    caller=SEED_CALLER,
                     details={"status": order.status, "placed_at": order.placed_at.isoformat()},
                 )
             return SeedResult(seeded=True, orders=[o.order_number for o in orders])

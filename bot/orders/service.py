@@ -1,9 +1,11 @@
 """What the API does, one method per endpoint: prove ownership, apply the rules, write.
 
-Every create runs in one write transaction: find the order (locking its row), replay the
-record already created under the same idempotency key (or refuse a reused key), check the
-rules, insert, audit. A concurrent twin that collides on a unique constraint starts over
-and then finds the winner's record (see `Database.write`).
+Every ownership check goes through the guessing guard (`guessing.py`) first. Every create
+runs in one write transaction: find the order (locking its row), replay the record
+already created under the same idempotency key (or refuse a reused key), check the
+rules, insert, audit, and commit before the caller's deadline. A concurrent twin that
+collides on a unique constraint starts over and then finds the winner's record (see
+`Database.write`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.orders import normalize, repository, rules, views
 from bot.orders.db import Database
 from bot.orders.domain import (
+    Caller,
     ChangeStatus,
     NotFound,
     OrderStatus,
@@ -24,6 +27,7 @@ from bot.orders.domain import (
     ReturnKind,
     ReturnStatus,
 )
+from bot.orders.guessing import GuessingGuard
 from bot.orders.models import Cancellation, ChangeRequest, Order, ReturnRequest
 from bot.orders.repository import Keyed
 from bot.orders.schemas import (
@@ -73,19 +77,20 @@ def _owner_fields(proof: OwnerProof) -> dict[str, str | None]:
 
 
 class OrderService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, guard: GuessingGuard) -> None:
         self.db = db
         self.clock = clock
+        self.guard = guard
 
     # --- reads -------------------------------------------------------------------------
 
-    def verify(self, proof: OwnerProof) -> str | None:
+    def verify(self, proof: OwnerProof, caller: Caller) -> str | None:
         """The normalised order number when the e-mail is the order's, else None."""
-        with self.db.read() as session:
-            order = repository.owned_order(session, proof.order_number, proof.email)
-            return order.order_number if order else None
+        return self.guard.owner_check(proof.order_number, proof.email, caller, "verify")
 
-    def lookup(self, proof: OwnerProof) -> OrderView:
+    def lookup(self, proof: OwnerProof, caller: Caller) -> OrderView:
+        if self.guard.owner_check(proof.order_number, proof.email, caller, "lookup") is None:
+            raise NotFound()
         with self.db.read() as session:
             order = repository.owned_order(session, proof.order_number, proof.email)
             if order is None:
@@ -100,8 +105,8 @@ class OrderService:
                 raise NotFound()
             return views.staff_order_view(order, self.clock())
 
-    def audit_view(self, order_number: str, actor: str) -> None:
-        """Write down that `actor` looked at the order (no e-mail proof guards that look)."""
+    def audit_view(self, order_number: str, caller: Caller) -> None:
+        """Write down that `caller` looked at the order (no e-mail proof guards that look)."""
         now = self.clock()
 
         def write(session: Session) -> None:
@@ -110,7 +115,7 @@ class OrderService:
                 when=now,
                 action="staff_view",
                 order_number=order_number,
-                actor=actor,
+                caller=caller,
                 details={},
             )
 
@@ -131,11 +136,13 @@ class OrderService:
         digest: str,
         view: Callable[[Keyed], View],
         make: Callable[[Order, datetime], tuple[Keyed, str, dict[str, object]]],
-        actor: str,
+        caller: Caller,
+        route: str,
     ) -> tuple[View, bool]:
-        """The one shape of every create, in one write transaction: lock the order, replay
-        the idempotency key, then `make` (the rules and the record, with the audit action
-        and details), insert, audit. (the record, True) when created now; (the earlier
+        """The one shape of every create: the guessing guard's ownership check, then one
+        write transaction: lock the order, replay the idempotency key, then `make` (the
+        rules and the record, with the audit action and details), insert, audit, commit
+        before the caller's deadline. (the record, True) when created now; (the earlier
         one, False) on a replay."""
 
         def step(session: Session) -> tuple[View, bool]:
@@ -153,15 +160,17 @@ class OrderService:
                 when=now,
                 action=action,
                 order_number=order.order_number,
-                actor=actor,
+                caller=caller,
                 details={**details, "idempotency_key": request.idempotency_key},
             )
             session.flush()
             return view(record), True
 
-        return self.db.write(step)
+        if self.guard.owner_check(request.order_number, request.email, caller, route) is None:
+            raise NotFound()
+        return self.db.write(step, deadline=caller.deadline)
 
-    def create_return(self, request: ReturnCreate, actor: str) -> tuple[ReturnCreated, bool]:
+    def create_return(self, request: ReturnCreate, caller: Caller) -> tuple[ReturnCreated, bool]:
         digest = repository.fingerprint(
             "return",
             {
@@ -204,9 +213,11 @@ class OrderService:
                 },
             )
 
-        return self._create(request, ReturnRequest, digest, views.return_created, make, actor)
+        return self._create(
+            request, ReturnRequest, digest, views.return_created, make, caller, "returns"
+        )
 
-    def create_change(self, request: ChangeCreate, actor: str) -> tuple[ChangeCreated, bool]:
+    def create_change(self, request: ChangeCreate, caller: Caller) -> tuple[ChangeCreated, bool]:
         attribute = rules.parse_attribute(request.attribute)
         digest = repository.fingerprint(
             "change",
@@ -246,9 +257,11 @@ class OrderService:
                 },
             )
 
-        return self._create(request, ChangeRequest, digest, views.change_created, make, actor)
+        return self._create(
+            request, ChangeRequest, digest, views.change_created, make, caller, "changes"
+        )
 
-    def cancel(self, request: CancelCreate, actor: str) -> tuple[Cancelled, bool]:
+    def cancel(self, request: CancelCreate, caller: Caller) -> tuple[Cancelled, bool]:
         digest = repository.fingerprint("cancel", _owner_fields(request))
 
         def make(order: Order, now: datetime) -> tuple[Cancellation, str, dict[str, object]]:
@@ -269,4 +282,4 @@ class OrderService:
                 },
             )
 
-        return self._create(request, Cancellation, digest, views.cancelled, make, actor)
+        return self._create(request, Cancellation, digest, views.cancelled, make, caller, "cancel")

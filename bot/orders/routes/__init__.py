@@ -15,12 +15,12 @@ from bot.orders.routes import (
     staff,
     verify,
 )
-from bot.orders.routes.docs import UNAUTHORIZED_RESPONSE
+from bot.orders.routes.docs import COMMON_RESPONSES
 
 
 def v1_router() -> APIRouter:
     router = APIRouter(
-        prefix="/v1", dependencies=[Depends(require_token)], responses=UNAUTHORIZED_RESPONSE
+        prefix="/v1", dependencies=[Depends(require_token)], responses=COMMON_RESPONSES
     )
     for module in (verify, orders, returns, changes, cancellations, admin):
         router.include_router(module.router)
@@ -30,7 +30,7 @@ def v1_router() -> APIRouter:
 def staff_router() -> APIRouter:
     """`/v1/staff/...`: the staff console's routes, behind ORDERS_STAFF_TOKEN."""
     router = APIRouter(
-        prefix="/v1", dependencies=[Depends(require_staff_token)], responses=UNAUTHORIZED_RESPONSE
+        prefix="/v1", dependencies=[Depends(require_staff_token)], responses=COMMON_RESPONSES
     )
     router.include_router(staff.router)
     return router

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from bot.orders.deps import Actor, ServiceDep
+from bot.orders.deps import BotCaller, ServiceDep
 from bot.orders.routes.docs import (
     KEY_REUSED,
+    LOCKED_RESPONSE,
     NOT_FOUND_RESPONSE,
     REPLAY_HEADER,
     REPLAY_HEADERS,
@@ -23,6 +24,7 @@ router = APIRouter(tags=["cancellations"])
     responses={
         200: {"description": "Cancelled (or replayed: see the header).", "headers": REPLAY_HEADERS},
         **NOT_FOUND_RESPONSE,
+        **LOCKED_RESPONSE,
         **refusals(
             "The order can no longer be cancelled.",
             not_cancellable=problem_example(
@@ -35,7 +37,9 @@ router = APIRouter(tags=["cancellations"])
         ),
     },
 )
-def cancel(body: CancelCreate, service: ServiceDep, actor: Actor, response: Response) -> Cancelled:
-    record, created = service.cancel(body, actor)
+def cancel(
+    body: CancelCreate, service: ServiceDep, caller: BotCaller, response: Response
+) -> Cancelled:
+    record, created = service.cancel(body, caller)
     response.headers[REPLAY_HEADER] = "false" if created else "true"
     return record

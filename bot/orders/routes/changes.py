@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from bot.orders.deps import Actor, ServiceDep
+from bot.orders.deps import BotCaller, ServiceDep
 from bot.orders.routes.docs import (
     KEY_REUSED,
+    LOCKED_RESPONSE,
     NOT_FOUND_RESPONSE,
     REPLAY_HEADER,
     REPLAY_HEADERS,
@@ -28,6 +29,7 @@ router = APIRouter(tags=["changes"])
     responses={
         201: {"description": "Created (or replayed: see the header).", "headers": REPLAY_HEADERS},
         **NOT_FOUND_RESPONSE,
+        **LOCKED_RESPONSE,
         **refusals(
             "The store's rules refuse it; `reason` says which rule.",
             change_already_used=problem_example(
@@ -54,8 +56,8 @@ router = APIRouter(tags=["changes"])
     },
 )
 def create_change(
-    body: ChangeCreate, service: ServiceDep, actor: Actor, response: Response
+    body: ChangeCreate, service: ServiceDep, caller: BotCaller, response: Response
 ) -> ChangeCreated:
-    record, created = service.create_change(body, actor)
+    record, created = service.create_change(body, caller)
     response.headers[REPLAY_HEADER] = "false" if created else "true"
     return record

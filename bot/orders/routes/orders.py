@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bot.orders.deps import ServiceDep
-from bot.orders.routes.docs import NOT_FOUND_RESPONSE
+from bot.orders.deps import BotCaller, ServiceDep
+from bot.orders.routes.docs import LOCKED_RESPONSE, NOT_FOUND_RESPONSE
 from bot.orders.schemas import OrderView, OwnerProof
 
 router = APIRouter(tags=["orders"])
@@ -20,7 +20,7 @@ router = APIRouter(tags=["orders"])
         "apply the store's rules as of now."
     ),
     response_model=OrderView,
-    responses=NOT_FOUND_RESPONSE,
+    responses={**NOT_FOUND_RESPONSE, **LOCKED_RESPONSE},
 )
-def lookup(body: OwnerProof, service: ServiceDep) -> OrderView:
-    return service.lookup(body)
+def lookup(body: OwnerProof, service: ServiceDep, caller: BotCaller) -> OrderView:
+    return service.lookup(body, caller)

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from bot.orders.deps import Actor, ServiceDep
+from bot.orders.deps import BotCaller, ServiceDep
 from bot.orders.routes.docs import (
     KEY_REUSED,
+    LOCKED_RESPONSE,
     NOT_FOUND_RESPONSE,
     REPLAY_HEADER,
     REPLAY_HEADERS,
@@ -29,6 +30,7 @@ router = APIRouter(tags=["returns"])
     responses={
         201: {"description": "Created (or replayed: see the header).", "headers": REPLAY_HEADERS},
         **NOT_FOUND_RESPONSE,
+        **LOCKED_RESPONSE,
         **refusals(
             "The store's rules refuse it; `reason` says which rule.",
             outside_return_window=problem_example(
@@ -58,8 +60,8 @@ router = APIRouter(tags=["returns"])
     },
 )
 def create_return(
-    body: ReturnCreate, service: ServiceDep, actor: Actor, response: Response
+    body: ReturnCreate, service: ServiceDep, caller: BotCaller, response: Response
 ) -> ReturnCreated:
-    record, created = service.create_return(body, actor)
+    record, created = service.create_return(body, caller)
     response.headers[REPLAY_HEADER] = "false" if created else "true"
     return record

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks
 
-from bot.orders.deps import Actor, ServiceDep
+from bot.orders.deps import AgentCaller, ServiceDep
 from bot.orders.routes.docs import NOT_FOUND_RESPONSE
 from bot.orders.schemas import OrderNumberOnly, StaffOrderView
 
@@ -26,9 +26,9 @@ router = APIRouter(prefix="/staff", tags=["staff"])
     responses=NOT_FOUND_RESPONSE,
 )
 def describe(
-    body: OrderNumberOnly, service: ServiceDep, actor: Actor, background: BackgroundTasks
+    body: OrderNumberOnly, service: ServiceDep, caller: AgentCaller, background: BackgroundTasks
 ) -> StaffOrderView:
     view = service.describe(body)
     # Written right after the answer is sent: a commit costs the agent ~30 ms otherwise.
-    background.add_task(service.audit_view, view.order_number, actor)
+    background.add_task(service.audit_view, view.order_number, caller)
     return view

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bot.orders.deps import ServiceDep
+from bot.orders.deps import BotCaller, ServiceDep
+from bot.orders.routes.docs import LOCKED_RESPONSE
 from bot.orders.schemas import OwnerProof, Verification
 
 router = APIRouter(tags=["orders"])
@@ -14,13 +15,15 @@ router = APIRouter(tags=["orders"])
     description=(
         "The order number is normalised (`knt1001`, `1001`, `#1001` -> `KNT-1001`); the "
         "e-mail is compared trimmed and case-insensitively. A mismatch answers only "
-        '`{"verified": false}`: never which part was wrong.'
+        '`{"verified": false}`: never which part was wrong. A mismatch counts as a failed '
+        "check (see 429)."
     ),
     response_model=Verification,
     response_model_exclude_none=True,
+    responses=LOCKED_RESPONSE,
 )
-def verify(body: OwnerProof, service: ServiceDep) -> Verification:
-    number = service.verify(body)
+def verify(body: OwnerProof, service: ServiceDep, caller: BotCaller) -> Verification:
+    number = service.verify(body, caller)
     return (
         Verification(verified=True, order_number=number) if number else Verification(verified=False)
     )
