@@ -90,7 +90,8 @@ def offline(settings: Settings, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def online(settings: Settings, tmp_path: Path, live) -> Settings:  # type: ignore[no-untyped-def]
-    return gateway_settings(settings, tmp_path, rasa_url=live.settings.rasa_url)
+    # The live stack's ports: Rasa, and the action server and order backend it checks.
+    return gateway_settings(live.settings, tmp_path, rasa_url=live.settings.rasa_url)
 
 
 def test_a_first_visit_gets_a_signed_token_and_a_reload_keeps_the_session(offline):
@@ -260,10 +261,11 @@ def test_rasa_down_keeps_the_message_and_answers_it_when_rasa_is_back(
 
     # Rasa is back (the same database, a gateway that reaches the live Rasa).
     back = offline.model_copy(update={"rasa_url": live.settings.rasa_url})
-    with gateway(back) as client, chat(client, session["token"]) as (ws, again):
-        assert [m["text"] for m in again["history"]] == ["How long does shipping take?"]
-        replies = bot_turn(ws)
     shipping = _faq_answer("orders_ship_time")
+    with gateway(back) as client, chat(client, session["token"]) as (ws, again):
+        assert again["history"][0]["text"] == "How long does shipping take?"
+        # Answered once: on this hello, or by the retry loop just before it.
+        replies = again["history"][1:] or bot_turn(ws)
     assert replies[0]["text"] == shipping
     store = TranscriptStore(offline.database_url)
     history = store.history(store.open_session(session["session_id"]).id)
@@ -278,9 +280,12 @@ def _faq_answer(entry_id: str) -> str:
 
 
 def _tracker_user_texts(live, sender: str) -> list[str]:  # type: ignore[no-untyped-def]
-    token = live.settings.rasa_token.get_secret_value()
+    from bot.rasa_auth import rasa_auth_headers
+
     tracker = httpx.get(
-        f"{live.settings.rasa_url}/conversations/{sender}/tracker?token={token}", timeout=10
+        f"{live.settings.rasa_url}/conversations/{sender}/tracker",
+        headers=rasa_auth_headers(live.settings),
+        timeout=10,
     ).json()
     return [e.get("text") for e in tracker["events"] if e["event"] == "user"]
 
@@ -403,7 +408,13 @@ def test_health_and_the_widget_files_are_served(online, live):
     with gateway(online) as client:
         health = client.get("/healthz")
         assert health.status_code == 200
-        assert health.json() == {"status": "ok", "database": "ok", "rasa": "ok"}
+        assert health.json() == {
+            "status": "ok",
+            "database": "ok",
+            "rasa": "ok",
+            "action_server": "ok",
+            "order_backend": "ok",
+        }
         page = client.get("/")
         assert page.status_code == 200 and "widget.js" in page.text
         script = client.get("/widget.js")
@@ -412,7 +423,10 @@ def test_health_and_the_widget_files_are_served(online, live):
         assert client.get("/widget.css").status_code == 200
 
 
-def test_action_server_down_keeps_the_message_and_answers_it_when_it_is_back(online, live):
+def test_action_server_down_keeps_the_message_and_the_retry_loop_answers_it(online, live):
+    """Rasa answers [] while the action server is down, as for a crashed action: the
+    gateway asks the action server, keeps the message, and answers it once it is back,
+    without the shopper sending anything again (connected or not)."""
     from bot import stack
 
     with gateway(online) as client:
@@ -425,12 +439,204 @@ def test_action_server_down_keeps_the_message_and_answers_it_when_it_is_back(onl
                 assert not [
                     f for f in seen if f["type"] == "message" and f["message"]["role"] == "bot"
                 ]
+                # A second shopper leaves while it is down.
+                with chat(client) as (gone, gone_session):
+                    say(gone, "How long does shipping take?")
+                    until(gone, "error")
+                assert client.get("/healthz").json()["action_server"] == "unreachable"
+                live.supervisor.restart(stack.action_server(live.settings))
+                replies = bot_turn(ws)  # pushed by the retry loop
+                assert replies[0]["text"] == _faq_answer("payments_bnpl")
         finally:
-            live.supervisor.restart(stack.action_server(live.settings))
+            if live.supervisor.procs["actions"].poll() is not None:
+                live.supervisor.restart(stack.action_server(live.settings))
+        store = TranscriptStore(online.database_url)
+        gone_history = store.history(store.open_session(gone_session["session_id"]).id)
+        deadline = time.monotonic() + 30
+        while gone_history[0].status == "pending" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            gone_history = store.history(store.open_session(gone_session["session_id"]).id)
+        assert [m.status for m in gone_history if m.role == "shopper"] == ["answered"]
+        assert gone_history[1].text == _faq_answer("orders_ship_time")
+        assert [m.role for m in gone_history] == ["shopper", "bot"]  # answered once
+        with chat(client, session["token"]) as (_, again):
+            assert [m["role"] for m in again["history"]] == ["shopper", "bot"]
+
+
+def _rasa(live):  # type: ignore[no-untyped-def]
+    from bot.gateway.rasa_client import RasaClient
+
+    return RasaClient(live.settings.rasa_url, 30, live.settings.rasa_token.get_secret_value())
+
+
+def test_a_turn_rasa_answers_with_nothing_is_tried_then_failed_and_the_chat_goes_on(online, live):
+    """Rasa says nothing for this sender (paused behind the gateway's back: a turn that
+    says nothing, like a crashed action): tried GATEWAY_REPLY_ATTEMPTS times, then the
+    shopper is told and offered a person; the next message is answered."""
+    import asyncio
+
+    s = online.model_copy(update={"gateway_reply_attempts": 2})
+    with gateway(s) as client, chat(client) as (ws, session):
+        conversation = TranscriptStore(s.database_url).open_session(session["session_id"])
+        say(ws, "hi")  # a first message starts Rasa's session, which would undo a pause
+        bot_turn(ws)
+        asyncio.run(_rasa(live).pause(conversation.id))
+        sent = say(ws, "Can I pay with Klarna?")
+        until(ws, "ack")
+        replies = bot_turn(ws)
+        assert len(replies) == 1 and replies[0]["custom"] == {"failed": True}, replies
+        assert "couldn't answer" in replies[0]["text"]
+        [button] = replies[0]["buttons"]
+        assert button["title"] == "Talk to a person"
+        asyncio.run(_rasa(live).resume(conversation.id))
+        say(ws, "How long does shipping take?")
+        assert bot_turn(ws)[0]["text"] == _faq_answer("orders_ship_time")
+        say(ws, button["title"], payload=button["payload"])  # offered, so it reaches Rasa
+        assert bot_turn(ws)[-1]["custom"]["handoff"]["reason"]
+        metrics = client.get("/metrics").text
+        assert "knt_gateway_failed_messages_total 1.0" in metrics
+    history = TranscriptStore(s.database_url).history(conversation.id)
+    failed = [m for m in history if m.client_id == sent]
+    assert [m.status for m in failed] == ["failed"]
+    # Tried twice (Rasa logs each try), never more.
+    assert _tracker_user_texts(live, conversation.id)[:4] == [
+        "hi",
+        "Can I pay with Klarna?",
+        "Can I pay with Klarna?",
+        "How long does shipping take?",
+    ]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["/\n/restart", " \t/restart", "\u200b/restart", "//restart", "/ /restart", "\n\n/stop"],
+)
+def test_typed_text_never_reaches_rasa_as_a_command(online, live, typed):
+    """The issue's reproduction ("/", Shift+Enter, "/restart") and its relatives: an
+    answer every time, and the next message too."""
+    with gateway(online) as client, chat(client) as (ws, session):
+        say(ws, typed)
+        assert bot_turn(ws)  # answered (not a silent restart)
+        say(ws, "How long does shipping take?")
+        assert bot_turn(ws)[0]["text"] == _faq_answer("orders_ship_time")
+        conversation = TranscriptStore(online.database_url).open_session(session["session_id"])
+    texts = _tracker_user_texts(live, conversation.id)
+    assert texts and not any(t.startswith("/") for t in texts), texts
+
+
+def test_text_that_is_only_slashes_is_answered_without_rasa(online, live):
+    with gateway(online) as client, chat(client) as (ws, session):
+        say(ws, " / \n /")
+        [reply] = bot_turn(ws)
+        assert "didn't catch that" in reply["text"]
+        conversation = TranscriptStore(online.database_url).open_session(session["session_id"])
+    assert _tracker_user_texts(live, conversation.id) == []
+
+
+def test_malformed_frames_are_bad_requests_and_the_socket_stays_open(offline):
+    deep = "[" * 1000 + "]" * 1000
+    with gateway(offline) as client, chat(client) as (ws, _):
+        for raw in (
+            "[" * 2000,  # unbalanced and deep
+            deep,
+            '{"type": "message", "id": "x", "text": ' + deep[:1900] + "}",
+            '{"type": "feedback", "message_id": 123456789012345678901234567890, "value": "up"}',
+            '{"type": "feedback", "message_id": true, "value": "up"}',
+            '{"type": "feedback", "message_id": -1, "value": "up"}',
+            '{"type": "history", "before": 99999999999999999999999}',
+            '{"type": "history", "before": "1"}',
+            '{"type": "typing", "on": "yes"}',
+            '{"type": ["message"]}',
+            '{"type": null}',
+            '{"type": "message", "id": "ok-2", "text": "hi", "payload": {"a": 1}}',
+            '"just a string"',
+        ):
+            ws.send_text(raw)
+            reply = ws.receive_json()
+            assert reply["type"] == "error" and reply["code"] == "bad_request", raw[:60]
+        ws.send_bytes(b"\xff\xfe not utf-8")
+        assert ws.receive_json()["code"] == "bad_request"
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}
+        sent = say(ws, "still here?")
+        assert until(ws, "ack")[0]["id"] == sent
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "v1.abc.123.sïgnature",
+        "v1.abc.²³.sig",
+        "v1.\u202eabc.1.sig",
+        {"a": 1},
+        ["v1"],
+        12345678901234567890123,
+        "x" * 1500,  # longer than any token (a hello over the frame cap is refused)
+    ],
+)
+def test_every_invalid_token_is_a_renewed_session(offline, token):
+    with (
+        gateway(offline) as client,
+        client.websocket_connect("/ws", headers={"origin": ORIGIN}) as ws,
+    ):
+        ws.send_json({"type": "hello", "token": token})
+        session = ws.receive_json()
+        assert session["type"] == "session" and session["renewed"] is True
+        assert session["token"] != token and session["notice"]
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}
+
+
+def test_connections_per_ip_are_capped(settings, tmp_path):
+    s = gateway_settings(settings, tmp_path, gateway_max_connections_per_ip=3)
+    with gateway(s) as client, chat(client) as _a, chat(client) as _b:
+        with chat(client) as _c, client.websocket_connect("/ws", headers={"origin": ORIGIN}) as ws:
+            frame = ws.receive_json()
+            assert frame["code"] == "too_many_connections" and frame["message"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 4429
+        with chat(client) as (ws, _):  # one closed: a new one is served
+            ws.send_json({"type": "ping"})
+            assert ws.receive_json() == {"type": "pong"}
+        metrics = client.get("/metrics").text
+        assert 'knt_gateway_rejected_total{reason="connections"} 1.0' in metrics
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "restart"},
+        {"type": "ping"},
+        {"type": "history", "before": 1},
+        {"type": "feedback", "message_id": 1, "value": "up"},
+    ],
+)
+def test_every_frame_type_is_rate_limited(offline, frame):
+    with gateway(offline) as client, chat(client) as (ws, _):
+        for _ in range(60):
+            ws.send_json(frame)
+        answers = [ws.receive_json() for _ in range(60)]
+        limited = [a for a in answers if a.get("code") == "rate_limited"]
+        assert limited and all(a["retry_after"] > 0 for a in limited)
+        assert len(limited) < 60  # the first ones were served
+
+
+def test_hello_sends_the_last_messages_and_older_ones_on_request(settings, tmp_path):
+    s = gateway_settings(settings, tmp_path, gateway_history_messages=3)
+    with gateway(s) as client:
+        with chat(client) as (ws, session):
+            for n in range(5):
+                say(ws, f"message {n}")
+                until(ws, "error")  # Rasa is down: kept
         with chat(client, session["token"]) as (ws, again):
-            assert [m["role"] for m in again["history"]] == ["shopper"]
-            replies = bot_turn(ws)
-    assert replies[0]["text"] == _faq_answer("payments_bnpl")
+            assert [m["text"] for m in again["history"]] == [f"message {n}" for n in (2, 3, 4)]
+            assert again["more_history"] is True
+            until(ws, "error")  # still down
+            ws.send_json({"type": "history", "before": again["history"][0]["id"]})
+            older = until(ws, "history")[0]
+            assert [m["text"] for m in older["messages"]] == ["message 0", "message 1"]
+            assert older["more_history"] is False
 
 
 @pytest.mark.parametrize(

@@ -123,7 +123,9 @@
     typingName,
     h("span", "knt-dots", { "aria-hidden": "true" }, [h("i"), h("i"), h("i")]),
   ]);
-  const body = h("div", "knt-body", null, [log, typingEl]);
+  // Older messages than the last ones the server sends on connect are loaded on request.
+  const moreBtn = h("button", "knt-more", { type: "button", hidden: "" }, ["Show earlier messages"]);
+  const body = h("div", "knt-body", null, [moreBtn, log, typingEl]);
   const noticeEl = h("div", "knt-notice", { role: "alert", hidden: "" });
   const input = h("textarea", "knt-input", {
     id: "knt-input",
@@ -198,6 +200,7 @@
   let handoff = null; // the hand-off state from the server (null: the assistant answers)
   let typingSentAt = 0; // when we last told an agent the shopper is typing
   let typingOffTimer = 0;
+  let oldest = null; // the smallest message id shown (older ones are loaded on request)
 
   // ---- formatting
   const fmtTime = (ts) => {
@@ -334,24 +337,27 @@
     if (!handoff || handoff.state !== "claimed") stopTyping();
   };
 
-  // Render one stored message; `live` = it arrived now (not from session.history).
-  const renderMessage = (m, live) => {
+  // Render one stored message; `live` = it arrived now (not from session.history);
+  // `into`: a fragment that collects older messages (loaded on request) to go on top.
+  const renderMessage = (m, live, into) => {
     if (!m || typeof m.id !== "number") return;
     if (seen.has(m.id)) {
       if (m.feedback) setThumbs(m.id, m.feedback);
       return;
     }
+    if (oldest === null || m.id < oldest) oldest = m.id;
+    const target = into || log;
     const follow = atBottom();
     let el = null;
     if (m.role === "shopper") {
-      hideQuickReplies();
+      if (!into) hideQuickReplies();
       el = shopperEl(m.text, m.ts);
       const p = m.client_id && pending.get(m.client_id);
-      if (p) {
+      if (p && !into) {
         p.replaceWith(el);
         pending.delete(m.client_id);
         dropFromOutbox(m.client_id);
-      } else log.append(el);
+      } else target.append(el);
     } else {
       const custom = m.custom || {};
       if (m.role === "agent") el = agentEl(m);
@@ -361,17 +367,35 @@
         if (!handoff) setHandoff({ state: "waiting", reason: custom.handoff.reason });
       } else if (m.text || (m.buttons && m.buttons.length)) el = botEl(m);
       if (el) {
-        log.append(el);
+        target.append(el);
         if (live && !isOpen) setUnread(unread + 1);
         if (live && noticeEl.dataset.code === "assistant_unavailable") notice(null); // it's back
       }
     }
     seen.set(m.id, el);
-    if (el) scrollDown(follow || m.role === "shopper");
+    if (el && !into) scrollDown(follow || m.role === "shopper");
   };
+
+  // Older messages, above what is shown; the reader's place in the log stays put.
+  const renderOlder = (messages, more) => {
+    const frag = document.createDocumentFragment();
+    for (const m of messages) renderMessage(m, false, frag);
+    frag.querySelectorAll(".knt-qr").forEach((e) => e.remove()); // answered long ago
+    const height = body.scrollHeight;
+    log.prepend(frag);
+    body.scrollTop += body.scrollHeight - height;
+    moreBtn.hidden = !more;
+    moreBtn.disabled = false;
+  };
+  moreBtn.addEventListener("click", () => {
+    if (oldest !== null && sendFrame({ type: "history", before: oldest })) moreBtn.disabled = true;
+  });
 
   const clearLog = () => {
     log.replaceChildren();
+    oldest = null;
+    moreBtn.hidden = true;
+    moreBtn.disabled = false;
     seen.clear();
     pending.clear();
     thumbs.clear();
@@ -565,6 +589,7 @@
           renderMessage(m, false);
           if (m && m.client_id) stored.add(m.client_id);
         }
+        moreBtn.hidden = !f.more_history;
         setHandoff(f.handoff || null);
         for (const e of getOutbox()) {
           if (stored.has(e.id)) dropFromOutbox(e.id);
@@ -603,6 +628,9 @@
       case "feedback_saved":
         setThumbs(f.message_id, f.value);
         break;
+      case "history":
+        renderOlder(Array.isArray(f.messages) ? f.messages : [], !!f.more_history);
+        break;
       case "error":
         onError(f);
         break;
@@ -613,8 +641,10 @@
     const entry = f.id ? getOutbox().find((e) => e.id === f.id) : null;
     const msg = f.message || "Something went wrong.";
     const p = entry && pending.get(entry.id);
-    if (f.code === "rate_limited" && entry) {
-      const wait = Math.max(1, Number(f.retry_after) || 5);
+    // rate_limited: sent again when allowed; server_error: the server may not have
+    // stored it, so it is sent again shortly (stored once: the id makes it so).
+    if ((f.code === "rate_limited" || f.code === "server_error") && entry) {
+      const wait = Math.max(1, Number(f.retry_after) || (f.code === "server_error" ? 3 : 5));
       entry.retryAt = Date.now() + wait * 1000;
       setOutbox(getOutbox().map((e) => (e.id === entry.id ? entry : e)));
       inflight.delete(entry.id);

@@ -4,11 +4,14 @@ storefront, the staff console, health and metrics."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -29,7 +32,33 @@ from bot.staff.routes import staff_router
 WIDGET_DIR = PROJECT_ROOT / "widget"
 MAX_BODY_BYTES = 256 * 1024
 SESSION_SWEEP_SECONDS = 600  # expired staff sessions and stale failed-login counts go
+# How often messages kept while Rasa was unreachable are tried again (cheap when none wait:
+# one indexed query).
+RETRY_WAITING_SECONDS = 1.0
 log = logging.getLogger(__name__)
+
+
+def supervised_processes() -> dict[str, dict[str, object]] | None:
+    """The supervisor's state of each process (`SUPERVISOR_STATE_FILE`, written by
+    `bot run`), or None when the gateway runs on its own or the file can't be read."""
+    path = os.environ.get("SUPERVISOR_STATE_FILE")
+    if not path:
+        return None
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    processes = data.get("processes") if isinstance(data, dict) else None
+    if not isinstance(processes, dict):
+        return None
+    return {str(k): v for k, v in processes.items() if isinstance(v, dict)}
+
+
+async def http_ok(client: httpx.AsyncClient, url: str) -> bool:
+    try:
+        return (await client.get(url)).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
@@ -54,6 +83,9 @@ def create_app(
         settings.rasa_url,
         settings.gateway_rasa_timeout_seconds,
         settings.rasa_token.get_secret_value(),
+        action_server_health=(
+            f"http://{settings.action_server_host}:{settings.action_server_port}/health"
+        ),
     )
     hub = Hub()
     db = DbThread(settings.database_url)
@@ -66,6 +98,8 @@ def create_app(
         lockout_seconds=settings.staff_lockout_seconds,
     )
     staff = StaffConsole(settings, accounts, desk, rasa, db)
+    probe = httpx.AsyncClient(timeout=2)  # health checks of the order backend
+    orders_health = f"{settings.orders_url.rstrip('/')}/healthz"
 
     async def sweep_sessions() -> None:
         await db(accounts.sweep)
@@ -77,12 +111,14 @@ def create_app(
         background = [
             asyncio.create_task(every(desk.overdue_check_seconds, desk.tell_overdue)),
             asyncio.create_task(every(SESSION_SWEEP_SECONDS, sweep_sessions)),
+            asyncio.create_task(every(RETRY_WAITING_SECONDS, chat.answer_waiting)),
         ]
         yield
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await rasa.aclose()
+        await probe.aclose()
         await staff.aclose()
         db.close()
 
@@ -114,22 +150,31 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         """200 while shoppers' messages can be taken (the database answers), even if Rasa
-        is down: their messages are then kept and answered later."""
+        is down: their messages are then kept and answered later. Each dependency's
+        state is reported, and the supervisor's view of the processes when it runs us."""
         try:
             await db(store.ping)
             database = "ok"
         except Exception as exc:  # any driver error means "not healthy"
             database = f"error: {type(exc).__name__}"
-        rasa_status = "ok" if await rasa.reachable() else "unreachable"
-        body = {
+        rasa_ok, actions_ok, orders_ok = await asyncio.gather(
+            rasa.reachable(), rasa.actions_reachable(), http_ok(probe, orders_health)
+        )
+        body: dict[str, object] = {
             "status": "ok" if database == "ok" else "error",
             "database": database,
-            "rasa": rasa_status,
+            "rasa": "ok" if rasa_ok else "unreachable",
+            "action_server": "ok" if actions_ok else "unreachable",
+            "order_backend": "ok" if orders_ok else "unreachable",
         }
+        processes = supervised_processes()
+        if processes is not None:
+            body["processes"] = processes
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
     @app.get("/metrics")
     async def prometheus() -> Response:
+        metrics.observe_processes(supervised_processes())
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def widget_file(name: str, media_type: str) -> FileResponse:

@@ -2,17 +2,25 @@
 
 The protocol is in docs/widget-protocol.md. Every shopper message is stored before it
 is acknowledged and before Rasa sees it; it stays `pending` until Rasa's replies are
-stored, so a Rasa outage never loses it (it is sent again on the next message or
-reconnect). Messages of one conversation reach Rasa one at a time, in order.
+stored, so a Rasa outage never loses it (it is sent again when Rasa is back: on the next
+message, on reconnect, or by the gateway's retry loop). A message Rasa takes but answers
+with an error or with nothing is tried `gateway_reply_attempts` times, then marked
+`failed`: the shopper is told and offered a person, and the conversation goes on.
+Messages of one conversation reach Rasa one at a time, in order.
+
+Every frame a client sends gets an answer or a `bad_request`/`rate_limited` error; none
+closes the socket (except a missing hello, a flood of connections, or idleness).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
 import time
+import unicodedata
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -20,7 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from bot.gateway.dbthread import DbThread
 from bot.gateway.hub import Hub, send
 from bot.gateway.metrics import GatewayMetrics
-from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.rasa_client import RasaClient, RasaFailed, RasaUnavailable
 from bot.gateway.ratelimit import RateLimiter
 from bot.gateway.tokens import InvalidToken, TokenSigner
 from bot.gateway.transcripts import Conversation, Message, TranscriptStore
@@ -38,6 +46,13 @@ HELLO_TIMEOUT_SECONDS = 10.0
 CLOSE_IDLE = 4408
 CLOSE_PROTOCOL = 4400
 CLOSE_ORIGIN = 4403
+CLOSE_TOO_MANY = 4429
+# Database ids fit in 63 bits; anything else a client sends as an id is a bad request.
+MAX_ID = 2**63 - 1
+RETRY_PAUSE_SECONDS = 0.5  # between tries of a message Rasa failed to answer
+UNDERSTOOD = "Sorry, the chat sent something we didn't understand."
+# The button a failed message offers (the hand-off reason tells the staff why).
+FAILED_HANDOFF_PAYLOAD = '/human_handoff{"handoff_reason":"assistant_error"}'
 
 RENEWED_NOTICE = {
     "expired": "Your previous chat expired, so we started a new one.",
@@ -48,6 +63,37 @@ RENEWED_NOTICE = {
 
 class ProtocolError(ValueError):
     """A frame the widget should never send; the message is for the shopper."""
+
+
+def parse_frame(raw: str) -> dict[str, Any]:
+    """A frame as a JSON object, or ProtocolError for anything else (invalid JSON, a
+    nesting deep enough to exhaust the parser, a top level that is not an object)."""
+    try:
+        frame = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(UNDERSTOOD) from exc
+    if not isinstance(frame, dict):
+        raise ProtocolError(UNDERSTOOD)
+    return frame
+
+
+def as_id(value: object) -> int | None:
+    """A database id a client sent, or None when it is not one (bool, float, string,
+    or an integer no database column holds)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        return None
+    return value
+
+
+# Leading characters that would let typed text start with "/" once Rasa strips it:
+# whitespace, slashes, and invisible format characters (zero-width space, BOM, ...).
+def _strip_command(text: str) -> str:
+    i = 0
+    while i < len(text) and (
+        text[i] == "/" or text[i].isspace() or unicodedata.category(text[i]) == "Cf"
+    ):
+        i += 1
+    return text[i:]
 
 
 def error(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -83,8 +129,17 @@ class ChatService:
         self.ip_limits = RateLimiter(settings.gateway_ip_rate, settings.gateway_ip_burst)
         # Typing indicators are best effort: beyond this they are dropped without a word.
         self.typing_limits = RateLimiter(2.0, 4)
+        # Every other frame (feedback, restart, contact, ping, history) of one session.
+        self.frame_limits = RateLimiter(5.0, 20)
+        # New connections (each one's hello reads the database) of one IP address.
+        self.hello_limits = RateLimiter(2.0, 30)
         self.allowed_origins = {o.rstrip("/") for o in settings.gateway_allowed_origins}
         self._refused_origin = Throttled(log)
+        self._refused_flood = Throttled(log)
+        self._open: dict[str, int] = {}  # open connections per client IP
+        # The client of each session with an open connection, for the actions' guessing
+        # limits (a message answered later by the retry loop has no socket at hand).
+        self._client_ip: dict[str, str] = {}
 
     # --- connection -------------------------------------------------------------------
     async def serve(self, ws: WebSocket) -> None:
@@ -94,11 +149,32 @@ class ChatService:
             self._refused_origin.warning("refused a widget connection from origin %r", clip(origin))
             await ws.close(code=CLOSE_ORIGIN)
             return
+        ip = client_ip(ws)
+        if (
+            self._open.get(ip, 0) >= self.settings.gateway_max_connections_per_ip
+            or self.hello_limits.retry_after(ip) > 0
+        ):
+            # Accepted only to say why: the widget shows it instead of reconnecting at once.
+            self.metrics.rejected.labels("connections").inc()
+            self._refused_flood.warning("refused a widget connection: too many from %s", ip)
+            await ws.accept()
+            await send(
+                ws,
+                error(
+                    "too_many_connections",
+                    "Too many chats are open from your network; close a few tabs and "
+                    "try again in a minute.",
+                ),
+            )
+            await ws.close(code=CLOSE_TOO_MANY)
+            return
+        self.hello_limits.take(ip)
+        self._open[ip] = self._open.get(ip, 0) + 1
         await ws.accept()
         self.metrics.connections.inc()
         session_id: str | None = None
         try:
-            session_id = await self._hello(ws)
+            session_id = await self._hello(ws, ip)
             if session_id is None:
                 return
             await self._loop(ws, session_id)
@@ -106,48 +182,67 @@ class ChatService:
             pass
         finally:
             self.metrics.connections.dec()
+            left = self._open.get(ip, 1) - 1
+            if left > 0:
+                self._open[ip] = left
+            else:
+                self._open.pop(ip, None)
             if session_id is not None:
                 self.hub.leave(session_id, ws)
+                if not self.hub.online(session_id):
+                    self._client_ip.pop(session_id, None)
 
-    async def _hello(self, ws: WebSocket) -> str | None:
+    async def _hello(self, ws: WebSocket, ip: str) -> str | None:
         try:
-            raw = await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT_SECONDS)
-            frame = json.loads(raw)
-            if not isinstance(frame, dict) or frame.get("type") != "hello":
-                raise ValueError
-        except (TimeoutError, ValueError):
+            message = await asyncio.wait_for(ws.receive(), HELLO_TIMEOUT_SECONDS)
+            if message["type"] == "websocket.disconnect":
+                return None
+            raw = message.get("text")
+            if raw is None or len(raw) > self.settings.gateway_max_message_bytes:
+                raise ProtocolError(UNDERSTOOD)
+            frame = parse_frame(raw)
+            if frame.get("type") != "hello":
+                raise ProtocolError(UNDERSTOOD)
+        except (TimeoutError, ProtocolError):
             await send(ws, error("bad_request", "The chat could not start; please reload."))
             await ws.close(code=CLOSE_PROTOCOL)
             return None
         token, notice = frame.get("token"), None
         session = None
-        if token:
+        if token:  # any invalid token (of any type) starts a new session
             try:
-                session = self.signer.verify(str(token))
+                session = self.signer.verify(token)
             except InvalidToken as exc:
                 notice = RENEWED_NOTICE[exc.reason]
         if session is None:
             token, session = self.signer.issue()
         conversation = await self.db(self.store.open_session, session.session_id)
-        history = await self.db(self.store.history, conversation.id)
-        handoff = await self.db(self.desk.queue.state, conversation.id)
-        self.hub.join(session.session_id, ws)
-        await send(
-            ws,
-            {
-                "type": "session",
-                "token": token,
-                "session_id": session.session_id,
-                "renewed": notice is not None,
-                "notice": notice,
-                "history": [m.wire() for m in history],
-                "handoff": handoff.widget(),
-                "limits": {"max_message_bytes": self.settings.gateway_max_message_bytes},
-            },
-        )
-        # Messages kept while the assistant was down are answered now.
-        if any(m.status == "pending" for m in history):
-            await self._answer_pending(session.session_id, conversation)
+        # Under the conversation's lock, a reply being stored meanwhile (by the retry loop,
+        # or for another tab) is either in `history` or broadcast after the session frame.
+        async with self.hub.lock(conversation.id):
+            history, more = await self.db(
+                self.store.recent, conversation.id, self.settings.gateway_history_messages
+            )
+            handoff = await self.db(self.desk.queue.state, conversation.id)
+            self.hub.join(session.session_id, ws)
+            self._client_ip[session.session_id] = ip
+            await send(
+                ws,
+                {
+                    "type": "session",
+                    "token": token,
+                    "session_id": session.session_id,
+                    "renewed": notice is not None,
+                    "notice": notice,
+                    "history": [m.wire() for m in history],
+                    "more_history": more,
+                    "handoff": handoff.widget(),
+                    "limits": {"max_message_bytes": self.settings.gateway_max_message_bytes},
+                },
+            )
+        # Messages kept while the assistant was down are answered now (older ones than
+        # the history shown are found too: `pending` reads the database).
+        await self._answer_pending(session.session_id, conversation)
         return session.session_id
 
     async def _loop(self, ws: WebSocket, session_id: str) -> None:
@@ -185,33 +280,76 @@ class ChatService:
             )
             return None
         try:
-            frame = json.loads(raw)
-            if not isinstance(frame, dict):
-                raise ProtocolError("Sorry, the chat sent something we didn't understand.")
+            frame = parse_frame(raw)
             kind = frame.get("type")
             if kind == "message":
                 await self._message(ws, session_id, frame)
-            elif kind == "feedback":
-                await self._feedback(ws, session_id, frame)
-            elif kind == "restart":
-                await self._restart(session_id)
-            elif kind == "ping":
-                await send(ws, {"type": "pong"})
-            elif kind == "typing":
+                return "message"
+            if kind == "typing":
                 await self._typing(session_id, frame)
-            elif kind == "contact":
-                await self._contact(ws, session_id, frame)
-            else:
-                raise ProtocolError("Sorry, the chat sent something we didn't understand.")
+                return "typing"
+            handler = {
+                "feedback": self._feedback,
+                "restart": self._restart,
+                "ping": self._ping,
+                "contact": self._contact,
+                "history": self._history,
+            }.get(kind if isinstance(kind, str) else "")
+            if handler is None:
+                raise ProtocolError(UNDERSTOOD)
+            wait = self.frame_limits.retry_after(session_id)
+            if wait > 0:
+                await self._refuse(
+                    ws,
+                    "rate_limited",
+                    f"Please wait {max(1, round(wait))} s before trying again.",
+                    retry_after=round(wait, 1),
+                )
+                return None
+            self.frame_limits.take(session_id)
+            await handler(ws, session_id, frame)
             return str(kind)
-        except (ValueError, ProtocolError) as exc:
-            message = (
-                str(exc)
-                if isinstance(exc, ProtocolError)
-                else "Sorry, the chat sent something we didn't understand."
-            )
-            await self._refuse(ws, "bad_request", message, id=_client_id_of(raw))
+        except ProtocolError as exc:
+            await self._refuse(ws, "bad_request", str(exc), id=_client_id_of(raw))
             return None
+        except (WebSocketDisconnect, asyncio.CancelledError):
+            raise
+        except Exception:
+            # A bug or a database hiccup on one frame must not end the shopper's chat:
+            # what they sent before is stored, and the next frame is served as usual.
+            log.exception("a %s frame failed", clip(str(_frame_type(raw))))
+            self.metrics.rejected.labels("server_error").inc()
+            await send(
+                ws,
+                error(
+                    "server_error",
+                    "Sorry, something went wrong on our side; please try again.",
+                    id=_client_id_of(raw),
+                ),
+            )
+            return None
+
+    async def _ping(self, ws: WebSocket, _session_id: str, _frame: dict[str, Any]) -> None:
+        await send(ws, {"type": "pong"})
+
+    async def _history(self, ws: WebSocket, session_id: str, frame: dict[str, Any]) -> None:
+        """Older messages of the conversation, before message id `before`."""
+        before = as_id(frame.get("before"))
+        if before is None:
+            raise ProtocolError("Sorry, older messages could not be loaded.")
+        conversation = await self.db(self.store.current, session_id)
+        messages, more = await self.db(
+            self.store.recent, conversation.id, self.settings.gateway_history_messages, before
+        )
+        await send(
+            ws,
+            {
+                "type": "history",
+                "before": before,
+                "messages": [m.wire() for m in messages],
+                "more_history": more,
+            },
+        )
 
     async def _refuse(self, ws: WebSocket, code: str, message: str, **extra: Any) -> None:
         """Tell the shopper why a frame was not taken (and count it)."""
@@ -230,7 +368,7 @@ class ChatService:
         if payload is not None and not isinstance(payload, str):
             raise ProtocolError("Sorry, that button could not be sent; please type your answer.")
 
-        ip = ws.client.host if ws.client else "unknown"
+        ip = client_ip(ws)
         wait = max(self.session_limits.retry_after(session_id), self.ip_limits.retry_after(ip))
         if wait > 0:
             await self._refuse(
@@ -280,61 +418,100 @@ class ChatService:
     def _rasa_text(self, conversation: Conversation, text: str, payload: str | None) -> str:
         """What Rasa gets: a button's payload only if the bot offered that button here;
         typed text never reaches Rasa as a command (`/intent{...}` would skip the NLU and
-        could set slots)."""
+        could set slots, `/restart` would end the conversation in silence): what could
+        make it start with "/" is cut off, and text that was nothing else is "" (answered
+        by the gateway, never sent)."""
         if payload is not None and (
             payload in ALWAYS_ALLOWED_PAYLOADS
             or payload in self.store.offered_payloads(conversation.id)
         ):
             return payload
-        return text.lstrip("/ ") or text
+        return _strip_command(text)
 
     async def _answer_pending(
-        self, session_id: str, conversation: Conversation, only: Message | None = None
-    ) -> None:
+        self,
+        session_id: str,
+        conversation: Conversation,
+        only: Message | None = None,
+        tell_unavailable: bool = True,
+    ) -> bool:
         """Answer the conversation's waiting messages in order (or just `only`, when
-        nothing older waits)."""
+        nothing older waits); False if Rasa could not be reached (they wait on).
+        `tell_unavailable`: say so to the shopper (not on every round of the retry loop)."""
         async with self.hub.lock(conversation.id):
             # Read again under the lock: an agent may have claimed it meanwhile (the claim
             # took the lock and handed the waiting messages to the agent).
             current = await self.db(self.store.conversation, conversation.id)
             if current is None:
-                return
+                return True
             if current.state == "claimed":
                 # Stored as pending just before the claim (possible with several database
                 # threads): the agent has it now, and Rasa must never see it.
                 await self.db(self.store.pending_to_agent, conversation.id)
-                return
+                return True
             pending = await self.db(self.store.pending, conversation.id)
             if only is not None:
                 pending = [m for m in pending if m.id == only.id]
             for message in pending:
-                if not await self._answer(session_id, current, message):
-                    return
+                if not await self._answer(session_id, current, message, tell_unavailable):
+                    return False
+            return True
 
-    async def _answer(self, session_id: str, conversation: Conversation, message: Message) -> bool:
+    async def answer_waiting(self) -> None:
+        """The retry loop's round: answer every conversation whose messages wait for Rasa
+        (it was unreachable), once it is reachable again, whether or not the shopper is
+        still connected (they see the answers when they come back)."""
+        waiting = await self.db(self.store.waiting_conversations)
+        if not waiting or not await self.rasa.reachable():
+            return
+        for session_id, conversation_id in waiting:
+            conversation = await self.db(self.store.conversation, conversation_id)
+            if conversation is not None and not await self._answer_pending(
+                session_id, conversation, tell_unavailable=False
+            ):
+                return  # unreachable again: the next round tries
+
+    async def _answer(
+        self,
+        session_id: str,
+        conversation: Conversation,
+        message: Message,
+        tell_unavailable: bool = True,
+    ) -> bool:
         started = time.perf_counter()
+        # Older rows may lack the payload; typed text is never a command (see _rasa_text).
+        text = message.payload
+        if text is None:
+            text = _strip_command(message.text or "")
         await self.hub.broadcast(session_id, {"type": "typing", "on": True})
+        status = "answered"
         try:
-            await self.desk.ensure_resumed(conversation)
-            replies = await self.rasa.send(
-                message.conversation_id, message.payload or message.text or ""
-            )
+            if text:
+                await self.desk.ensure_resumed(conversation)
+                replies = await self._ask_rasa(session_id, message, text)
+            else:  # only slashes and spaces: nothing Rasa could understand
+                replies = [{"text": "I didn't catch that. Could you type your question in words?"}]
         except RasaUnavailable as exc:
             log.warning("message %s kept for later: %s", message.id, exc)
             self.metrics.rasa_errors.inc()
             await self.hub.broadcast(session_id, {"type": "typing", "on": False})
-            await self.hub.broadcast(
-                session_id,
-                error(
-                    "assistant_unavailable",
-                    "Our assistant can't answer right now. Your message is saved and will be "
-                    "answered as soon as it's back. For anything urgent, write to "
-                    f"{self.settings.support_email}.",
-                    id=message.client_id,
-                ),
-            )
+            if tell_unavailable:
+                await self.hub.broadcast(
+                    session_id,
+                    error(
+                        "assistant_unavailable",
+                        "Our assistant can't answer right now. Your message is saved and will "
+                        "be answered as soon as it's back. For anything urgent, write to "
+                        f"{self.settings.support_email}.",
+                        id=message.client_id,
+                    ),
+                )
             return False
-        stored = await self.db(self.store.answer, message.id, replies)
+        except RasaFailed as exc:
+            log.error("message %s failed after %d tries: %s", message.id, self._attempts, exc)
+            self.metrics.failed.inc()
+            replies, status = [self._failed_reply()], "failed"
+        stored = await self.db(self.store.answer, message.id, replies, status)
         handoff_reason = None
         for bot_message in stored:
             self.metrics.messages.labels("bot").inc()
@@ -358,9 +535,40 @@ class ChatService:
         self.metrics.reply_seconds.observe(time.perf_counter() - started)
         return True
 
+    @property
+    def _attempts(self) -> int:
+        return max(1, self.settings.gateway_reply_attempts)
+
+    async def _ask_rasa(self, session_id: str, message: Message, text: str) -> list[dict[str, Any]]:
+        """Rasa's replies, trying again (a bounded number of times) when it fails to answer.
+        The metadata lets the actions limit ownership guesses per client (not per chat)."""
+        metadata = {
+            "client_ip": self._client_ip.get(session_id, "unknown"),
+            "session": hashlib.sha256(session_id.encode()).hexdigest()[:32],
+        }
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await self.rasa.send(message.conversation_id, text, metadata)
+            except RasaFailed as exc:
+                if attempt == self._attempts:
+                    raise
+                log.warning("message %s, try %d: %s; trying again", message.id, attempt, exc)
+                await asyncio.sleep(RETRY_PAUSE_SECONDS)
+        raise AssertionError("unreachable")
+
+    def _failed_reply(self) -> dict[str, Any]:
+        """What the shopper sees for a message Rasa could not answer: said plainly, with a
+        person offered (the button's payload is allowed: it is offered here)."""
+        return {
+            "text": "Sorry, something went wrong on our side and I couldn't answer that "
+            "message. You can try saying it another way, or talk to a person from our team.",
+            "buttons": [{"title": "Talk to a person", "payload": FAILED_HANDOFF_PAYLOAD}],
+            "custom": {"failed": True},
+        }
+
     async def _feedback(self, ws: WebSocket, session_id: str, frame: dict[str, Any]) -> None:
-        message_id, value = frame.get("message_id"), frame.get("value")
-        if not isinstance(message_id, int) or value not in ("up", "down"):
+        message_id, value = as_id(frame.get("message_id")), frame.get("value")
+        if message_id is None or value not in ("up", "down"):
             raise ProtocolError("Sorry, that rating could not be saved.")
         if not await self.db(self.store.set_feedback, session_id, message_id, value):
             await send(
@@ -372,7 +580,7 @@ class ChatService:
             session_id, {"type": "feedback_saved", "message_id": message_id, "value": value}
         )
 
-    async def _restart(self, session_id: str) -> None:
+    async def _restart(self, _ws: WebSocket, session_id: str, _frame: dict[str, Any]) -> None:
         old = await self.db(self.store.current, session_id)
         await self.db(self.store.restart, session_id)
         await self.hub.broadcast(session_id, {"type": "reset"})
@@ -411,6 +619,15 @@ class ChatService:
             await self._refuse(ws, "bad_request", exc.message, field="email")
             return
         await self.hub.broadcast(session_id, {"type": "contact_saved", "email": email.strip()})
+
+
+def client_ip(ws: WebSocket) -> str:
+    return ws.client.host if ws.client else "unknown"
+
+
+def _frame_type(raw: str) -> str | None:
+    match = re.search(r'"type"\s*:\s*"([a-z_]{1,20})"', raw[:4096])
+    return match.group(1) if match else None
 
 
 def _client_id_of(raw: str) -> str | None:

@@ -36,6 +36,11 @@ class GatewayMetrics:
             "Messages Rasa could not answer (kept for later).",
             registry=self.registry,
         )
+        self.failed = Counter(
+            "knt_gateway_failed_messages_total",
+            "Messages Rasa took but could not answer after every try (the shopper was told).",
+            registry=self.registry,
+        )
         self.rejected = Counter(
             "knt_gateway_rejected_total",
             "Frames or connections refused, by reason.",
@@ -50,3 +55,23 @@ class GatewayMetrics:
         self.connections = Gauge(
             "knt_gateway_connections", "Open widget connections.", registry=self.registry
         )
+        self.restarts = Gauge(
+            "knt_process_restarts",
+            "Times the supervisor (`bot run`) restarted each process after it died.",
+            ["process"],
+            registry=self.registry,
+        )
+        self.process_up = Gauge(
+            "knt_process_up",
+            "1 while the supervisor reports the process running.",
+            ["process"],
+            registry=self.registry,
+        )
+
+    def observe_processes(self, processes: dict[str, dict[str, object]] | None) -> None:
+        """Copy the supervisor's state file (see bot/supervisor.py) into the gauges."""
+        for name, state in (processes or {}).items():
+            restarts = state.get("restarts")
+            if isinstance(restarts, int):
+                self.restarts.labels(name).set(restarts)
+            self.process_up.labels(name).set(1 if state.get("state") == "running" else 0)

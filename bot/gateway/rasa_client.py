@@ -1,5 +1,6 @@
 """Rasa as the gateway uses it: the REST channel for shoppers' messages, and the HTTP API
-(with the API token) to pause and resume a conversation and to read its slots."""
+(a JWT signed with RASA_TOKEN, in a header: bot/rasa_auth.py) to pause and resume a
+conversation and to read its slots."""
 
 from __future__ import annotations
 
@@ -8,46 +9,89 @@ from urllib.parse import quote
 
 import httpx
 
+from bot.rasa_auth import rasa_jwt
+
 
 class RasaUnavailable(RuntimeError):
-    """Rasa (or the action server behind it) did not answer; the message must be kept."""
+    """Rasa (or the action server behind it) cannot be reached; the message must be kept
+    and sent again when it is back."""
+
+
+class RasaFailed(RuntimeError):
+    """Rasa was reached and took the message, but answered with an error, with nothing (an
+    action crashed, or a turn that says nothing) or not in time: sending the same message
+    again may fail the same way, so it is retried only a bounded number of times."""
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float, token: str = "") -> None:
+    def __init__(
+        self, base_url: str, timeout: float, token: str = "", action_server_health: str = ""
+    ) -> None:
         base = base_url.rstrip("/")
         self._base = base
         self._url = f"{base}/webhooks/rest/webhook"
         self._status_url = f"{base}/"
-        self._token = token
+        # Rasa answers [] when the action server is down, as when an action crashed:
+        # asking the action server tells an outage (keep the message) from a failed turn.
+        self._action_health = action_server_health
+        self._api_headers = {"Authorization": f"Bearer {rasa_jwt(token)}"} if token else {}
         self._http = httpx.AsyncClient(
             timeout=timeout, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
         )
 
-    async def send(self, sender_id: str, message: str) -> list[dict[str, Any]]:
+    async def send(
+        self, sender_id: str, message: str, metadata: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Rasa's replies to one shopper message. `metadata` reaches the actions
+        (`tracker.latest_message["metadata"]`)."""
+        body: dict[str, Any] = {"sender": sender_id, "message": message}
+        if metadata:
+            body["metadata"] = metadata
         try:
-            r = await self._http.post(self._url, json={"sender": sender_id, "message": message})
+            r = await self._http.post(self._url, json=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise RasaUnavailable(f"cannot reach Rasa: {type(exc).__name__}") from exc
+        except httpx.TimeoutException as exc:
+            raise RasaFailed(f"Rasa did not answer in time ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"cannot reach Rasa: {exc!r}") from exc
-        if r.status_code != 200:
+            # The connection broke mid-request: Rasa went away (or is restarting).
+            raise RasaUnavailable(f"lost the connection to Rasa: {type(exc).__name__}") from exc
+        if r.status_code in (502, 503, 504):
             raise RasaUnavailable(f"Rasa answered HTTP {r.status_code}")
-        replies = r.json()
-        # Every turn of this assistant says something; silence means an action failed
-        # (Rasa logs it and answers 200 with nothing), so keep the message for a retry.
-        if not isinstance(replies, list) or not replies:
-            raise RasaUnavailable("Rasa replied with no message (is the action server up?)")
-        return [r for r in replies if isinstance(r, dict)]
+        if r.status_code != 200:
+            raise RasaFailed(f"Rasa answered HTTP {r.status_code}")
+        try:
+            replies = r.json()
+        except ValueError as exc:
+            raise RasaFailed("Rasa's reply was not JSON") from exc
+        replies = [x for x in replies if isinstance(x, dict)] if isinstance(replies, list) else []
+        # Every turn of this assistant says something; silence means an action failed (Rasa
+        # logs it and answers 200 with nothing), or the action server is down.
+        if not replies:
+            if not await self.actions_reachable():
+                raise RasaUnavailable("Rasa replied with nothing: the action server is down")
+            raise RasaFailed("Rasa replied with no message (an action failed?)")
+        return replies
+
+    async def actions_reachable(self) -> bool:
+        if not self._action_health:
+            return True
+        try:
+            r = await self._http.get(self._action_health, timeout=2)
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200
 
     def _api(self, sender_id: str, tail: str) -> str:
         return f"{self._base}/conversations/{quote(sender_id, safe='')}/{tail}"
 
     async def _events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
-        """Append events to the conversation's tracker. Rasa 3.6's API takes its token
-        only as a query parameter; the URL is never logged here."""
+        """Append events to the conversation's tracker."""
         try:
             r = await self._http.post(
                 self._api(sender_id, "tracker/events"),
-                params={"token": self._token, "include_events": "NONE"},
+                params={"include_events": "NONE"},
+                headers=self._api_headers,
                 json=events,
                 timeout=10,
             )
@@ -78,7 +122,8 @@ class RasaClient:
         try:
             r = await self._http.get(
                 self._api(sender_id, "tracker"),
-                params={"token": self._token, "include_events": "NONE"},
+                params={"include_events": "NONE"},
+                headers=self._api_headers,
                 timeout=5,
             )
         except httpx.HTTPError as exc:

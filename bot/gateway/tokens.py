@@ -11,11 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
 
 VERSION = "v1"
+MAX_TOKEN_CHARS = 256
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class InvalidToken(ValueError):
@@ -48,12 +51,22 @@ class TokenSigner:
         body = f"{VERSION}.{session.session_id}.{session.issued_at}"
         return f"{body}.{self._sign(body)}", session
 
-    def verify(self, token: str, now: float | None = None) -> SessionToken:
-        parts = token.split(".") if isinstance(token, str) else []
-        if len(parts) != 4 or parts[0] != VERSION or not parts[2].isdigit():
+    def verify(self, token: object, now: float | None = None) -> SessionToken:
+        """The session a token names; `InvalidToken` for anything else a client may send
+        (any type, any characters, any length)."""
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not token.isascii():
+            raise InvalidToken("malformed")
+        parts = token.split(".")
+        if (
+            len(parts) != 4
+            or parts[0] != VERSION
+            or not SESSION_ID.fullmatch(parts[1])
+            or not parts[2].isdigit()
+            or len(parts[2]) > 12
+        ):
             raise InvalidToken("malformed")
         body = ".".join(parts[:3])
-        if not hmac.compare_digest(self._sign(body), parts[3]):
+        if not hmac.compare_digest(self._sign(body).encode(), parts[3].encode()):
             raise InvalidToken("bad_signature")
         issued_at = int(parts[2])
         if (now or time.time()) - issued_at > self.ttl_seconds:

@@ -82,7 +82,8 @@ chat_messages = Table(
     Column("payload", Text, nullable=True),  # what was sent to Rasa instead of the text
     Column("buttons", JSON, nullable=True),
     Column("custom", JSON, nullable=True),
-    # shopper: pending (for Rasa) | answered | agent (for the agent; never sent to Rasa)
+    # shopper: pending (for Rasa) | answered | failed (Rasa could not answer it; the shopper
+    # was told) | agent (for the agent; never sent to Rasa)
     Column("status", String(16), nullable=True),
     Column("feedback", String(8), nullable=True),  # bot: up | down
     Column("feedback_at", DateTime(timezone=True), nullable=True),
@@ -95,6 +96,13 @@ chat_messages = Table(
     # A resent message (same client id) is stored once.
     UniqueConstraint("session_id", "client_id", name="uq_chat_messages_client_id"),
     Index("ix_chat_messages_conversation", "conversation_id", "id"),
+    # Messages waiting for Rasa (migration 0003): the retry loop reads them every second.
+    Index(
+        "ix_chat_messages_pending",
+        "conversation_id",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
 )
 
 
@@ -293,6 +301,7 @@ class TranscriptStore:
         return Conversation(conversation_id, session_id, None)
 
     def history(self, conversation_id: str) -> list[Message]:
+        """Every message of the conversation, oldest first."""
         with self._engine.connect() as conn:
             rows = conn.execute(
                 select(chat_messages)
@@ -300,6 +309,29 @@ class TranscriptStore:
                 .order_by(chat_messages.c.id)
             ).all()
         return [_message(r) for r in rows]
+
+    def recent(
+        self, conversation_id: str, limit: int, before: int | None = None
+    ) -> tuple[list[Message], bool]:
+        """The conversation's last `limit` messages (older than message id `before`, if
+        given), oldest first, and whether older ones remain."""
+        query = select(chat_messages).where(chat_messages.c.conversation_id == conversation_id)
+        if before is not None:
+            query = query.where(chat_messages.c.id < before)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(chat_messages.c.id.desc()).limit(limit + 1)).all()
+        return [_message(r) for r in reversed(rows[:limit])], len(rows) > limit
+
+    def waiting_conversations(self) -> list[tuple[str, str]]:
+        """(session id, conversation id) of every conversation with a message still
+        waiting for Rasa: answered when Rasa is back, even if the shopper left."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(chat_messages.c.session_id, chat_messages.c.conversation_id)
+                .where(chat_messages.c.status == "pending")
+                .distinct()
+            ).all()
+        return [(r.session_id, r.conversation_id) for r in rows]
 
     def add_shopper(
         self,
@@ -402,8 +434,11 @@ class TranscriptStore:
         with self._engine.begin() as conn:
             conn.execute(pending_to_agent(conversation_id))
 
-    def answer(self, shopper_message_id: int, replies: list[dict[str, Any]]) -> list[Message]:
-        """Store Rasa's replies to a shopper message and mark it answered, atomically."""
+    def answer(
+        self, shopper_message_id: int, replies: list[dict[str, Any]], status: str = "answered"
+    ) -> list[Message]:
+        """Store the replies to a shopper message and give it `status` (answered, or
+        failed: Rasa could not answer it, and the replies say so), atomically."""
         stored = []
         with self._engine.begin() as conn:
             shopper = conn.execute(
@@ -434,7 +469,7 @@ class TranscriptStore:
             conn.execute(
                 update(chat_messages)
                 .where(chat_messages.c.id == shopper_message_id)
-                .values(status="answered")
+                .values(status=status)
             )
             rows = conn.execute(
                 select(chat_messages).where(chat_messages.c.id.in_(stored)).order_by("id")
