@@ -348,8 +348,12 @@ def _q_start(toks: Sequence[Any], j: int, strict: bool = False) -> str | None:
                 return "wh"  # "what if I'm not home"
             if nxt.lower_ in {"before", "until", "till", "til"} and k > j + 1:
                 return "wh"  # "how long before my ring ships"
+            if not strict and _bare_verb_after(toks, j, k):
+                return "wh"  # "what happen if ...", "how long it take", "when the box come"
             if nxt.pos_ in {"ADJ", "ADV", "NOUN", "NUM"} or nxt.lower_ in {"much", "many"}:
                 continue
+            if nxt.lower_ in _SINGULAR_SUBJECTS and not strict:
+                continue  # "how long that take": a bare verb may follow (above)
             return None
         return None
     if word in _AUX and (t.pos_ == "AUX" or t.tag_ == "MD"):
@@ -368,6 +372,27 @@ def _q_start(toks: Sequence[Any], j: int, strict: bool = False) -> str | None:
         if nxt.pos_ == "ADJ" and k + 1 < len(toks) and toks[k + 1].pos_ in {"NOUN", "PROPN"}:
             return "aux"  # "Are gold rings ..."
     return None
+
+
+# Subjects that a base-form verb disagrees with: "how long it take", "when the package
+# come" (written without the "-s"); "When I order, ..." or "when they come" are clauses of
+# time, grammatical, not questions.
+_SINGULAR_SUBJECTS = {"it", "that", "this", "he", "she", "the", "my", "your", "a", "an"}
+
+
+def _bare_verb_after(toks: Sequence[Any], j: int, k: int) -> bool:
+    """Whether toks[k] is a verb in its base form that a question asks with, in English
+    without its auxiliary ("what happen if", "how long that take", "when the parcel come")."""
+    verb = toks[k]
+    if verb.tag_ not in {"VB", "VBP"}:
+        return False
+    between = toks[j + 1 : k]
+    if toks[j].lower_ in {"what", "who"} and not between:
+        return True  # "what happen", "who pay": the wh-word is the subject
+    words = [t for t in between if t.pos_ in {"DET", "PRON", "NOUN", "PROPN"}]
+    return bool(words) and (
+        words[0].lower_ in _SINGULAR_SUBJECTS and all(t.tag_ != "NNS" for t in words)
+    )
 
 
 def _looks_like_name(first: Any, second: Any) -> bool:
@@ -391,7 +416,75 @@ def _text_from(toks: Sequence[Any], j: int) -> str:
 
 
 def _indirect(toks: Sequence[Any], j: int) -> bool:
-    return bool(_INDIRECT.match(_text_from(toks, _skip_markers(toks, j))))
+    j = _skip_markers(toks, j)
+    return bool(_INDIRECT.match(_text_from(toks, j))) or _embeds_question(toks, j)
+
+
+# Words whose clause or object an embedded question may be: "I'd welcome your advice as to
+# whether ...", "We also wonder what happens ...", "i not understand how ... work".
+_KNOWING = {
+    "know",
+    "understand",
+    "learn",
+    "ask",
+    "wonder",
+    "confirm",
+    "advise",
+    "explain",
+    "tell",
+    "clarify",
+    "establish",
+    "indicate",
+    "confirmation",
+    "advice",
+    "clarification",
+    "guidance",
+    "explanation",
+    "idea",
+}
+# ... when the writer wishes to know (a modal, "like", "appreciate"), asks outright (an
+# imperative, "please"), wonders, or does not know: "I told her how much I love it" and
+# "I know what I want" state.
+_WISHING = {"like", "love", "want", "wish", "need", "appreciate", "welcome", "please", "kindly"}
+
+
+def _embeds_question(toks: Sequence[Any], j: int) -> bool:
+    """Whether the clause at token j asks by an embedded question under a word of knowing
+    (spaCy's parse: the wh-word or "whether" hangs, within three heads, from `_KNOWING`)."""
+    if j >= len(toks) or toks[j].lower_ in _WH | _AUX:
+        return False  # a direct question, read by `_q_start`
+    lo = toks[j].i
+    for t in toks[j:]:
+        embedded = t.lower_ == "whether" or (t.lower_ == "if" and t.dep_ == "mark")
+        if not embedded and not (t.lower_ in _EMBEDDED and t.tag_ in {"WRB", "WP", "WDT"}):
+            continue
+        head = t.head
+        for _ in range(4):
+            if head.i < lo:
+                break
+            if head.lemma_.lower() in _KNOWING and head.i < t.i:
+                # in the clause that starts at j: "While I wait, can I ask how ..." asks
+                # after the comma, and that clause is read on its own
+                # (nor after a colon: "so I'm asking: does it ..." asks directly)
+                frame = toks[j : j + t.i - lo]
+                return not any(_is_boundary(x) for x in frame) and _wishes(head, lo)
+            if head.head is head:
+                break
+            head = head.head
+    return False
+
+
+def _wishes(frame: Any, lo: int) -> bool:
+    chain = [frame, *(a for a in frame.ancestors if a.i >= lo)]
+    for tok in chain:
+        kids = list(tok.lefts)  # ("asking: does it need": "need" asks, wishes nothing)
+        if tok.lemma_.lower() in _WISHING or tok.lemma_.lower() == "wonder":
+            return True
+        if any(c.tag_ == "MD" or c.dep_ == "neg" or c.lower_ in _WISHING for c in kids):
+            return True
+        if tok.dep_ == "ROOT" and tok.tag_ == "VB" and not any(c.dep_ == "nsubj" for c in kids):
+            return True  # an imperative: "explain how ..."
+    return False
 
 
 def _ends_with_question_mark(toks: Sequence[Any]) -> bool:
@@ -590,9 +683,16 @@ def _sentence_questions(toks: Sequence[Any]) -> tuple[int, list[tuple[int, int]]
     if (start_kind and not (start_kind == "wh" and exclaims)) or indirect:
         first = begin
     else:
-        for _, j, conn in starts:
+        for boundary, j, conn in starts:
             strict = not ends_q and conn in {",", "run-on"}
-            if _q_start(toks, j, strict=strict) or _indirect(toks, j) or _declared(toks, j):
+            # ("quick one - refund for KNT-1002 when": a clipped question after a dash)
+            dashed = toks[boundary].text in {"-", "–", "—", ":"} and _fragment_asks(toks, j)
+            if (
+                _q_start(toks, j, strict=strict)
+                or _indirect(toks, j)
+                or _declared(toks, j)
+                or dashed
+            ):
                 # "My ring arrived damaged, can I ...", "Since I'll be at work, is it okay
                 # if ...", "If I order today, will it ...": the span is the clause that
                 # asks; what stands before it is its lead (the FAQ search reads both).
@@ -1316,6 +1416,10 @@ def _fragment_asks(toks: Sequence[Any], begin: int) -> bool:
     if end < len(toks) and toks[end].text == ":":
         return False  # "Update: the parcel arrived": a label
     said = _text_from(rest, 0)
+    if toks[begin].lower_ in {"no", "not", "never", "nothing"}:
+        return False  # "No tracking, no reply."
+    if _wh_fragment(rest):
+        return True
     # ("ok", "so" may also be markers: "ok to pay with klarna" starts with its question)
     if _NEWS_FRAGMENT.match(said) or _MAYBE_FIRST.match(_text_from(toks[:end], begin)):
         return True
@@ -1324,6 +1428,23 @@ def _fragment_asks(toks: Sequence[Any], begin: int) -> bool:
     if _YES_NO.search(said):
         return True
     return bool(_MAYBE.search(said)) and _names_something(rest)
+
+
+_HOW_WORDS = {"much", "many", "long", "soon", "often", "far", "quickly", "fast"}
+
+
+def _wh_fragment(rest: Sequence[Any]) -> bool:
+    """A question without its verb: "how many payments", "how long for my money", "which
+    day", or with its wh-word last: "refund for KNT-1002 when"."""
+    words = [t for t in rest if not _no_word(t)]
+    if len(words) < 2:
+        return False
+    first, second, last = words[0].lower_, words[1], words[-1].lower_
+    if first == "how" and second.lower_ in _HOW_WORDS:
+        return True
+    if first in {"what", "which"} and second.pos_ == "NOUN":
+        return True
+    return last in {"when", "where", "how"} and len(words) >= 3
 
 
 def _one_word_ask(toks: Sequence[Any], begin: int) -> bool:
