@@ -3,6 +3,7 @@ PostgreSQL database), settings, and the demo orders' proofs of ownership."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +16,12 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.exc import OperationalError
 
+from bot import stack
 from bot.orders.db import Database
 from bot.orders.models import Base
 from bot.orders.seed import seed
-from bot.settings import Settings
+from bot.settings import PROJECT_ROOT, Settings
+from bot.supervisor import Supervisor, free_port
 
 TOKEN = "test-orders-token-0123456789-abcdef"  # 32+ bytes: valid in production too
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -89,6 +92,23 @@ def database_url(backend: str, folder: Path) -> Iterator[str]:
     else:
         with postgres_database() as url:
             yield url
+
+
+@contextmanager
+def order_servers(url: str, log_dir: Path, count: int = 1, **overrides: Any) -> Iterator[list[str]]:
+    """`count` real order backends (`python -m bot.orders serve`, as `make run` starts
+    it) on free ports over the one database `url`; yields their base URLs. Afterwards no
+    log may hold a traceback."""
+    specs = []
+    for i in range(count):
+        spec = stack.order_backend(settings_for(url, orders_port=free_port(), **overrides))
+        specs.append(dataclasses.replace(spec, name=f"orders-{i + 1}") if i else spec)
+    with Supervisor(PROJECT_ROOT, log_dir=log_dir, echo=False) as sup:
+        sup.start(specs, on_status=lambda _: None)
+        yield [f"http://{spec.host}:{spec.port}" for spec in specs]
+    for spec in specs:
+        log = (log_dir / f"{spec.name}.log").read_text()
+        assert "Traceback" not in log, log
 
 
 def wipe(url: str) -> None:

@@ -14,11 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot import stack
 from bot.orders.models import Cancellation, ChangeRequest, Order, ReturnRequest
-from bot.settings import PROJECT_ROOT
-from bot.supervisor import Supervisor, free_port
-from tests.orders_helpers import AUTH, BACKENDS, count, database_url, proof, settings_for
+from tests.orders_helpers import AUTH, BACKENDS, count, database_url, order_servers, proof
 
 PARALLEL = 20
 
@@ -43,14 +40,8 @@ class Service:
 
 @pytest.fixture(params=BACKENDS)
 def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
-    with database_url(request.param, tmp_path) as db_url:
-        settings = settings_for(db_url, orders_port=free_port())
-        backend = stack.order_backend(settings)
-        with Supervisor(PROJECT_ROOT, log_dir=tmp_path, echo=False) as sup:
-            sup.start([backend], on_status=lambda _: None)
-            yield Service(url=f"http://127.0.0.1:{backend.port}", database=db_url)
-        log = (tmp_path / "orders.log").read_text()
-        assert "Traceback" not in log, log
+    with database_url(request.param, tmp_path) as db_url, order_servers(db_url, tmp_path) as urls:
+        yield Service(url=urls[0], database=db_url)
 
 
 def all_at_once(make_request: Callable[[int], httpx.Response]) -> list[httpx.Response]:
