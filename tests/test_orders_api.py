@@ -3,17 +3,24 @@ and on a throw-away PostgreSQL database. Each test starts from the seeded demo o
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
+from bot import stack
 from bot.orders.app import create_app
-from bot.orders.db import create_orders_engine, migrate
+from bot.orders.db import MIGRATIONS_DIR, create_orders_engine, migrate
 from bot.orders.models import (
     AuditEntry,
     Base,
@@ -23,6 +30,7 @@ from bot.orders.models import (
     ReturnRequest,
 )
 from bot.orders.runner import seed_command
+from bot.supervisor import free_port
 from tests.orders_helpers import (
     AUTH,
     BACKENDS,
@@ -113,6 +121,53 @@ def test_migrations_create_exactly_the_models(database: str) -> None:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     finally:
         engine.dispose()
+
+
+def alembic(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_upgrade_names_who_acted_in_earlier_audit_rows(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with database_url(backend, tmp_path_factory.mktemp("upgrade")) as url:
+        command.upgrade(alembic(url), "0001")
+        engine = create_orders_engine(url)
+        try:
+            with engine.begin() as conn:
+                for action, actor in [
+                    ("order.seeded", "seed"),
+                    ("staff_view", "staff:7"),
+                    ("return.requested", "actions:conv-1"),
+                    ("change.requested", "api"),
+                ]:
+                    conn.execute(
+                        text(
+                            "INSERT INTO audit_log (created_at, action, details, actor) "
+                            "VALUES (:at, :action, '{}', :actor)"
+                        ),
+                        {"at": NOW, "action": action, "actor": actor},
+                    )
+            command.upgrade(alembic(url), "head")
+            with engine.connect() as conn:
+                query = text("SELECT action, actor_kind FROM audit_log")
+                kinds = {action: kind for action, kind in conn.execute(query)}
+            assert kinds == {
+                "order.seeded": "admin",
+                "staff_view": "agent",
+                "return.requested": "bot",
+                "change.requested": "bot",
+            }
+            command.downgrade(alembic(url), "0001")
+            command.upgrade(alembic(url), "head")
+            with engine.connect() as conn:
+                assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        finally:
+            engine.dispose()
 
 
 def test_healthz_needs_no_token(client: TestClient) -> None:
@@ -586,6 +641,50 @@ def test_bad_input_on_other_routes(client: TestClient) -> None:
         headers={"content-type": "application/json"},
     )
     assert huge.status_code == 413
+    assert huge.json() == {"detail": "request body too large"}
+
+
+def test_a_body_too_large_is_refused_also_when_it_streams_in(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+        yield b'{"order_number": "KNT-1001", "email": "'
+        for _ in range(100):
+            yield b"a" * 1000
+        yield b'"}'
+
+    response = client.post(
+        "/v1/verify", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "request body too large"}
+
+
+def test_a_body_nested_too_deep_to_parse_is_400(client: TestClient) -> None:
+    response = client.post(
+        "/v1/verify", content=b"[" * 50_000, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "There was an error parsing the body"}
+
+
+def test_the_write_deadline_must_be_shorter_than_the_client_timeout(database: str) -> None:
+    bad = settings_for(
+        database,
+        orders_write_deadline_seconds=3.0,
+        orders_timeout_seconds=3.0,
+        orders_port=free_port(),
+    )
+    with pytest.raises(ValueError, match="must be above 0 and shorter than ORDERS_TIMEOUT"):
+        create_app(bad)
+    started = subprocess.run(
+        [sys.executable, "-m", "bot.orders", "serve"],
+        env={**os.environ, **stack.settings_env(bad)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode == 1
+    assert started.stderr.startswith("error: ORDERS_WRITE_DEADLINE_SECONDS (3) must be above 0")
+    assert "Traceback" not in started.stderr
 
 
 # --- audit, seed, OpenAPI ---------------------------------------------------------------
@@ -678,6 +777,42 @@ def test_openapi_documents_routes_and_bearer_security(client: TestClient) -> Non
     schemas = spec["components"]["schemas"]
     assert schemas["ReturnCreate"]["properties"]["reason"]["maxLength"] == 1000
     assert schemas["ReturnCreate"]["examples"]
+
+
+OWNERSHIP_CHECKED = {
+    "/v1/verify": {"200", "429"},
+    "/v1/orders/lookup": {"200", "404", "429"},
+    "/v1/orders/returns": {"201", "404", "409", "429"},
+    "/v1/orders/changes": {"201", "404", "409", "429"},
+    "/v1/orders/cancel": {"200", "404", "409", "429"},
+}
+
+
+def test_openapi_lists_every_status_with_a_schema(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    common = {"400", "401", "413", "422", "503"}  # token, body, size, validation, database
+    expected = {
+        **{path: statuses | common for path, statuses in OWNERSHIP_CHECKED.items()},
+        "/v1/admin/seed": {"200", "403", "400", "401", "413", "503"},
+        "/v1/staff/orders/describe": {"200", "404"} | common,
+        "/healthz": {"200", "413"},
+    }
+    operations = {
+        path: operation for path, item in spec["paths"].items() for operation in item.values()
+    }
+    assert set(operations) == set(expected)
+    for path, statuses in expected.items():
+        responses = operations[path]["responses"]
+        assert set(responses) == statuses, path
+        for status, response in responses.items():
+            assert response["content"]["application/json"]["schema"], (path, status)
+    locked = operations["/v1/verify"]["responses"]["429"]["content"]["application/json"]
+    assert locked["example"]["detail"]["reason"] == "verification_locked"
+    unavailable = operations["/v1/orders/cancel"]["responses"]["503"]["content"]
+    assert set(unavailable["application/json"]["examples"]) == {
+        "write_deadline_exceeded",
+        "database_unavailable",
+    }
 
 
 def test_timestamps_are_aware_utc(database: str, client: TestClient) -> None:

@@ -1,9 +1,11 @@
 """The real order backend (`python -m bot.orders serve`, started by the supervisor) under
-concurrent identical and competing requests, on a SQLite file and on PostgreSQL."""
+concurrent identical and competing requests, and writes held up past its deadline, on a
+SQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,9 +15,19 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from bot.orders.models import Cancellation, ChangeRequest, Order, ReturnRequest
-from tests.orders_helpers import AUTH, BACKENDS, count, database_url, order_servers, proof
+from bot.orders.db import create_orders_engine
+from bot.orders.models import AuditEntry, Cancellation, ChangeRequest, Order, ReturnRequest
+from tests.orders_helpers import (
+    AUTH,
+    BACKENDS,
+    count,
+    database_url,
+    order_servers,
+    proof,
+    rows,
+)
 
 PARALLEL = 20
 
@@ -139,3 +151,77 @@ def test_competing_cancels_cancel_once(service: Service) -> None:
     )
     assert reasons(responses) == {"200": 1, "not_cancellable": PARALLEL - 1}
     assert count(service.database, Cancellation) == 1
+
+
+# --- honest writes: the backend's deadline is shorter than the client's timeout ----------
+
+
+def hold_order(url: str, number: str, seconds: float) -> threading.Thread:
+    """Another transaction holds what a write to `number` must wait for (SQLite: the
+    database's write lock; PostgreSQL: the order's row) for `seconds`."""
+    taken = threading.Event()
+
+    def hold() -> None:
+        engine = create_orders_engine(url, immediate=True)
+        try:
+            with engine.begin() as conn:
+                conn.execute(select(Order.id).where(Order.order_number == number).with_for_update())
+                taken.set()
+                time.sleep(seconds)
+        finally:
+            engine.dispose()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(10)
+    return holder
+
+
+def cancel_body(key: str) -> dict[str, Any]:
+    return {**proof("KNT-1001"), "idempotency_key": key}
+
+
+def test_a_write_that_cannot_commit_in_time_is_rolled_back(service: Service) -> None:
+    service.seed()
+    deadline, timeout = 2.0, 3.0  # the settings' defaults: ORDERS_WRITE_DEADLINE_SECONDS < ...
+    holder = hold_order(service.database, "KNT-1001", seconds=timeout + 1)
+    started = time.monotonic()
+    answer = httpx.post(
+        f"{service.url}/v1/orders/cancel",
+        json=cancel_body("cancel-late-0001"),
+        headers=AUTH,
+        timeout=timeout,
+    )
+    took = time.monotonic() - started
+    holder.join()
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["detail"]["reason"] == "write_deadline_exceeded"
+    assert "nothing was saved" in answer.json()["detail"]["message"]
+    assert deadline <= took < timeout  # answered before the client would have given up
+    time.sleep(0.5)  # nothing happens later either
+    assert count(service.database, Cancellation) == 0
+    assert count(service.database, Order, order_number="KNT-1001", status="in_production") == 1
+    retried = service.post("/v1/orders/cancel", cancel_body("cancel-late-0001"))
+    assert retried.status_code == 200 and retried.headers["idempotent-replayed"] == "false"
+    assert count(service.database, Cancellation) == 1
+
+
+def test_a_retry_after_the_client_gave_up_returns_the_first_write(service: Service) -> None:
+    service.seed()
+    holder = hold_order(service.database, "KNT-1001", seconds=1.0)  # under the deadline
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{service.url}/v1/orders/cancel",
+            json=cancel_body("cancel-gave-up-01"),
+            headers=AUTH,
+            timeout=0.5,  # a client that gives up early
+        )
+    holder.join()
+    # The backend went on and wrote it (within its deadline); asking again with the same
+    # key returns that write instead of making a second one.
+    retried = service.post("/v1/orders/cancel", cancel_body("cancel-gave-up-01"))
+    assert retried.status_code == 200, retried.text
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert count(service.database, Cancellation) == 1
+    [entry] = rows(service.database, AuditEntry, action="order.cancelled")
+    assert entry.details["cancellation_number"] == retried.json()["cancellation_number"]

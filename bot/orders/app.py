@@ -62,9 +62,7 @@ def create_app(
     """The app over `settings.orders_database_url`; it migrates on startup unless told not
     to (`runner.serve` migrates before binding the port). `clock` is for tests."""
     check_settings(settings)
-    db = Database(
-        settings.orders_database_url, write_deadline=settings.orders_write_deadline_seconds
-    )
+    db = Database(settings.orders_database_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

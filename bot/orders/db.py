@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,24 +38,24 @@ WRITE_ATTEMPTS = 5
 # Any constant shared by every process: the key of PostgreSQL's advisory lock that lets
 # one process at a time migrate or seed (`SELECT pg_advisory_xact_lock(...)`).
 ADVISORY_LOCK_KEY = 7_238_104_551
+# The deadline of the write transaction this thread is beginning (set by `Database.write`):
+# SQLite then waits for another process's write lock only until it.
+_write_deadline: ContextVar[float | None] = ContextVar("orders_write_deadline", default=None)
 
 
 def backend_name(url: str) -> str:
     return make_url(url).get_backend_name()
 
 
-def create_orders_engine(
-    url: str, *, immediate: bool = False, busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS
-) -> Engine:
+def create_orders_engine(url: str, *, immediate: bool = False) -> Engine:
     """An engine for the order database; on SQLite `immediate` makes every transaction a
-    writer from its first statement (`BEGIN IMMEDIATE`), and `busy_timeout` bounds how long
-    a statement waits for another process's write lock."""
+    writer from its first statement (`BEGIN IMMEDIATE`)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, connect_args={"timeout": busy_timeout})
+    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     @event.listens_for(engine, "connect")
@@ -68,6 +69,11 @@ def create_orders_engine(
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        deadline = _write_deadline.get()
+        wait = SQLITE_BUSY_TIMEOUT_SECONDS
+        if deadline is not None:
+            wait = max(deadline - time.monotonic(), 0.001)
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait * 1000) or 1}")
         connection.exec_driver_sql(begin)
 
     return engine
@@ -107,18 +113,12 @@ def _is_postgres_timeout(exc: OperationalError) -> bool:
 class Database:
     """The order database: short read transactions and retried write transactions."""
 
-    def __init__(self, url: str, *, write_deadline: float | None = None) -> None:
-        """`write_deadline` (seconds): the longest a write given a deadline may wait for
-        SQLite's write lock; None keeps the patient default (migrations, seeding, tests)."""
+    def __init__(self, url: str) -> None:
         self.url = url
         self.backend = backend_name(url)
         self._read_engine = create_orders_engine(url)
         self._write_engine = (
-            create_orders_engine(
-                url,
-                immediate=True,
-                busy_timeout=write_deadline or SQLITE_BUSY_TIMEOUT_SECONDS,
-            )
+            create_orders_engine(url, immediate=True)
             if self.backend == "sqlite"
             else self._read_engine
         )
@@ -136,32 +136,35 @@ class Database:
 
         With a `deadline` (a `time.monotonic()` value) it commits before the deadline or
         rolls back and raises `WriteDeadlineExceeded`: never a commit after it."""
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                with self.write_sessions.begin() as session:
-                    if deadline is not None:
-                        self._bound_waits(session, deadline)
-                    result = step(session)
-                    if deadline is not None and time.monotonic() >= deadline:
-                        raise WriteDeadlineExceeded()  # rolls the transaction back
-                    return result
-            except IntegrityError:
-                if attempt == WRITE_ATTEMPTS:
-                    raise
-            except OperationalError as exc:
-                timed_out = _is_sqlite_busy(exc) or _is_postgres_timeout(exc)
-                if deadline is not None and timed_out and time.monotonic() >= deadline:
-                    raise WriteDeadlineExceeded() from exc
-                if attempt == WRITE_ATTEMPTS or not _is_sqlite_busy(exc):
-                    raise
-                time.sleep(0.05 * attempt)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise WriteDeadlineExceeded()
-        raise AssertionError("unreachable")
+        token = _write_deadline.set(deadline)
+        try:
+            for attempt in range(1, WRITE_ATTEMPTS + 1):
+                try:
+                    with self.write_sessions.begin() as session:
+                        if deadline is not None:
+                            self._bound_waits(session, deadline)
+                        result = step(session)
+                        if deadline is not None and time.monotonic() >= deadline:
+                            raise WriteDeadlineExceeded()  # rolls the transaction back
+                        return result
+                except IntegrityError:
+                    if attempt == WRITE_ATTEMPTS:
+                        raise
+                except OperationalError as exc:
+                    if deadline is not None and (
+                        _is_postgres_timeout(exc) or time.monotonic() >= deadline
+                    ):
+                        raise WriteDeadlineExceeded() from exc
+                    if attempt == WRITE_ATTEMPTS or not _is_sqlite_busy(exc):
+                        raise
+                    time.sleep(0.05 * attempt)
+            raise AssertionError("unreachable")
+        finally:
+            _write_deadline.reset(token)
 
     def _bound_waits(self, session: Session, deadline: float) -> None:
         """On PostgreSQL, no lock wait or statement may outlast the deadline (SQLite's
-        wait is bounded by its busy timeout, set when the engine was built)."""
+        wait for the write lock is bounded when the transaction begins)."""
         left_ms = int((deadline - time.monotonic()) * 1000)
         if left_ms <= 0:
             raise WriteDeadlineExceeded()

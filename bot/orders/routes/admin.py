@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from bot.orders.deps import DatabaseDep, Now, SettingsDep
 from bot.orders.rules import utc_date
-from bot.orders.schemas import SeedReport
+from bot.orders.schemas import ProblemBody, SeedReport, problem_example
 from bot.orders.seed import seed
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -14,7 +14,19 @@ router = APIRouter(prefix="/admin", tags=["admin"])
     "/seed",
     summary="Seed the demo orders (only into an empty database, only when ENVIRONMENT=local)",
     response_model=SeedReport,
-    responses={403: {"description": "ENVIRONMENT is not `local`: demo orders are refused."}},
+    responses={
+        403: {
+            "model": ProblemBody,
+            "description": "ENVIRONMENT is not `local`: demo orders are refused.",
+            "content": {
+                "application/json": {
+                    "example": problem_example(
+                        "seed_disabled", "Demo orders are seeded only when ENVIRONMENT is 'local'."
+                    )
+                }
+            },
+        }
+    },
 )
 def seed_demo_orders(settings: SettingsDep, db: DatabaseDep, now: Now) -> SeedReport:
     if settings.environment != "local":
