@@ -1,0 +1,140 @@
+"""Rasa's conversations outlive Rasa: the SQL tracker store (SQLite by default, see
+tests/test_supervisor_signals.py; PostgreSQL here) and the Redis lock store, as
+endpoints.yml gets them from bot/stack.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from bot import stack
+from bot.settings import PROJECT_ROOT, Settings
+from bot.supervisor import StartupError
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+def test_the_tracker_store_is_sqlite_under_data_unless_a_url_is_set():
+    local = Settings(_env_file=None, environment="local", rasa_tracker_store_url="")  # type: ignore[call-arg]
+    assert stack.tracker_store_url(local) == f"sqlite:///{PROJECT_ROOT / '.data' / 'rasa.db'}"
+    # Rasa's SQLAlchemy 1.4 speaks PostgreSQL through psycopg2, which its runtime has.
+    for url in (f"{PG}/x", "postgres://postgres@127.0.0.1:5432/x"):
+        pg = local.model_copy(update={"rasa_tracker_store_url": url})
+        assert stack.tracker_store_url(pg) == "postgresql+psycopg2://postgres@127.0.0.1:5432/x"
+
+
+def test_the_lock_store_is_in_memory_unless_a_redis_url_is_set():
+    assert stack.lock_store_env("")["RASA_LOCK_STORE_TYPE"] == "in_memory"
+    env = stack.lock_store_env("redis://u:p%40ss@cache.internal:6380/2?key_prefix=knt2")
+    assert env == {
+        "RASA_LOCK_STORE_TYPE": "redis",
+        "RASA_LOCK_STORE_HOST": "cache.internal",
+        "RASA_LOCK_STORE_PORT": "6380",
+        "RASA_LOCK_STORE_DB": "2",
+        "RASA_LOCK_STORE_USERNAME": "u",
+        "RASA_LOCK_STORE_PASSWORD": "p@ss",
+        "RASA_LOCK_STORE_KEY_PREFIX": "knt2",
+    }
+    assert stack.lock_store_env("redis://127.0.0.1")["RASA_LOCK_STORE_KEY_PREFIX"] == "knt"
+    with pytest.raises(StartupError, match="redis://host:6379/0"):
+        stack.lock_store_env("http://127.0.0.1:6379")
+    with pytest.raises(StartupError, match="letters and digits"):
+        stack.lock_store_env("redis://127.0.0.1/0?key_prefix=a:b")
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    name = f"knt_rasa_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def redis_cli(*args: str) -> str:
+    out = subprocess.run(
+        ["redis-cli", "-h", "127.0.0.1", "-p", "6379", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    return out.stdout.strip()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    prefix = f"test{uuid.uuid4().hex[:12]}"
+    try:
+        yield prefix
+    finally:
+        for key in redis_cli("--scan", "--pattern", f"{prefix}:*").split():
+            redis_cli("DEL", key)
+
+
+def say(settings: Settings, sender: str, text: str) -> list[dict[str, Any]]:
+    r = httpx.post(
+        f"{settings.rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text},
+        timeout=90,
+    )
+    r.raise_for_status()
+    replies: list[dict[str, Any]] = r.json()
+    return replies
+
+
+@pytest.mark.slow
+def test_a_rasa_restart_mid_form_continues_it_on_postgresql_with_redis_locks(
+    tmp_path, pg_database, redis_prefix
+):
+    settings = stack.on_free_ports(Settings(), tmp_path).model_copy(
+        update={
+            "rasa_tracker_store_url": f"{PG}/{pg_database}",
+            "rasa_lock_store_url": f"redis://127.0.0.1:6379/0?key_prefix={redis_prefix}",
+        }
+    )
+    sender = f"test-{uuid.uuid4().hex[:10]}"
+    with stack.throwaway(settings, tmp_path) as sup:
+        assert "order number" in say(settings, sender, "/cancel_order")[0]["text"]
+        with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={pg_database}") as c:
+            row = c.execute("SELECT count(*) FROM events WHERE sender_id = %s", (sender,))
+            stored = row.fetchone()
+        assert stored is not None and stored[0] > 0
+
+        killed = sup.procs["rasa"].pid
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 240
+        while sup.procs["rasa"].pid == killed or sup.states()["rasa"] != "running":
+            assert time.monotonic() < deadline, "Rasa was not restarted"
+            time.sleep(0.5)
+        assert (
+            json.loads((tmp_path / "supervisor.json").read_text())["processes"]["rasa"]["restarts"]
+            == 1
+        )
+        assert "e-mail" in say(settings, sender, "KNT-1001")[0]["text"]
+
+        # The lock store is Redis, under our prefix: a conversation someone else holds
+        # (a ticket there, valid for 3 more seconds) waits until that ticket expires.
+        held = f"test-{uuid.uuid4().hex[:10]}"
+        ticket = json.dumps({"number": 0, "expires": time.time() + 3})
+        redis_cli(
+            "SET",
+            f"{redis_prefix}:lock:{held}",
+            json.dumps({"conversation_id": held, "tickets": [ticket]}),
+        )
+        started = time.monotonic()
+        say(settings, held, "hi")
+        assert time.monotonic() - started >= 2.0
