@@ -406,6 +406,13 @@ LIST_ITEM = re.compile(
 )
 
 
+def _typed_in_lower_case(line: str) -> bool:
+    """ "is it safe ordering such an expensive ring online tbh im a bit nervous": phone
+    typing, no capital and no punctuation; a hard-wrapped letter line has either."""
+    line = line.strip()
+    return line[:1].islower() and not re.search(r"[,.;:!?]", line)
+
+
 def _units(text: str, spans: list[tuple[int, int]], keep: list[bool]) -> list[tuple[int, int]]:
     """Consecutive kept lines, joined where a sentence runs on over a line break.
 
@@ -429,8 +436,17 @@ def _units(text: str, spans: list[tuple[int, int]], keep: list[bool]) -> list[tu
         wrapped = (
             len(prev_line.rstrip()) >= 60
             and not _SENTENCE_END.search(prev_line)
-            # "... for her birthday\nCan I return it": a capital question start is new.
-            and not (line.lstrip()[:1].isupper() and _LOOKS_ASKING.match(line.lstrip()))
+            # "... for her birthday\nCan I return it": a capital question start is new;
+            # so is any question start under a line typed in lower case ("... tbh im a bit
+            # nervous\nwill the parcel look like its jewellery"), which no mail client wrapped.
+            and not (
+                (
+                    line.lstrip()[:1].isupper()
+                    or _typed_in_lower_case(prev_line)
+                    or (prev_line.lstrip()[:1].islower() and line.rstrip().endswith("?"))
+                )
+                and _LOOKS_ASKING.match(line.lstrip())
+            )
             and not LIST_ITEM.match(line)  # each item of a list is a thought of its own
         )
         if current and wrapped:

@@ -352,8 +352,18 @@ def _q_start(toks: Sequence[Any], j: int, strict: bool = False) -> str | None:
                 return "wh"  # "what happen if ...", "how long it take", "when the box come"
             if nxt.pos_ in {"ADJ", "ADV", "NOUN", "NUM"} or nxt.lower_ in {"much", "many"}:
                 continue
-            if nxt.lower_ in _SINGULAR_SUBJECTS and not strict:
-                continue  # "how long that take": a bare verb may follow (above)
+            if (
+                nxt.lower_ in _SINGULAR_SUBJECTS
+                and nxt.pos_ in {"DET", "PRON"}
+                and word != "when"  # "When the package come, ...": a clause of time
+                and not strict
+            ):
+                # "how long that take", "when the package come": a subject, then a verb
+                # that does not agree with it; "when it ships" is a clause of time.
+                for m in range(k + 1, min(k + 4, len(toks))):
+                    if toks[m].pos_ in {"ADJ", "NOUN", "PROPN"} and toks[m].tag_ != "NNS":
+                        continue
+                    return "wh" if _bare_verb_after(toks, j, m) else None
             return None
         return None
     if word in _AUX and (t.pos_ == "AUX" or t.tag_ == "MD"):
@@ -462,7 +472,12 @@ def _embeds_question(toks: Sequence[Any], j: int) -> bool:
         for _ in range(4):
             if head.i < lo:
                 break
-            if head.lemma_.lower() in _KNOWING and head.i < t.i:
+            # ("I would appreciate confirmation as to whether ...": "as to" hangs from the
+            # verb whose object is the word of knowing)
+            knowing = head.lemma_.lower() in _KNOWING or any(
+                c.dep_ == "dobj" and c.lemma_.lower() in _KNOWING for c in head.children
+            )
+            if knowing and head.i < t.i:
                 # in the clause that starts at j: "While I wait, can I ask how ..." asks
                 # after the comma, and that clause is read on its own
                 # (nor after a colon: "so I'm asking: does it ..." asks directly)
@@ -623,6 +638,8 @@ def _run_on_breaks(toks: Sequence[Any], begin: int) -> list[int]:
             tok.lower_ in _WH
             and prev.pos_ in {"NOUN", "PROPN", "ADV", "NUM", "PRON"}
             and prev.lower_ not in _TAKES_CLAUSE
+            # "please tell me how is the process": the question told, not a new one
+            and not (prev.lower_ in {"me", "us"} and toks[i - 2].lemma_.lower() in _KNOWING)
             and _q_start(toks, i, strict=True)
         ):
             out.append(i)  # "i ordered a ring last week when will it ship"
@@ -718,8 +735,10 @@ def _sentence_questions(toks: Sequence[Any]) -> tuple[int, list[tuple[int, int]]
         )
         if (
             not kind
-            and indirect
-            and conn == "and"
+            and (indirect or a_embedded or _indirect(toks, a))
+            # ("..., whether the code can be used twice, and how the instalments ...": a
+            # list of them; after a comma "if" conditions: "whether ..., if that's ok")
+            and (conn == "and" or (conn == "," and toks[j].lower_ != "if"))
             and toks[j].lower_ in _EMBEDDED
             and toks[min(j + 1, len(toks) - 1)].lower_ not in {"so", "not"}
         ):
@@ -1058,10 +1077,11 @@ _RUNS_ON = re.compile(r"(?::|[^.?!:;\W])\W*$|\b(?:following|below)\b", re.I)
 
 
 # A lead-in that lists facts, not topics: "Here's what I ordered:", "Details below:", "My
-# order:", "Order details:"; or one where the customer says what they did ("Inside I
+# order:", "Order details:", "As you know:"; or one where the customer says what they did ("Inside I
 # found:", "Things I've tried so far:", "I'm attaching photos of the damage:").
 _REPORTING_LEAD = re.compile(
-    r"^(?:here(?:'s|’s|\s+is|\s+are)|below\s+(?:is|are))\b|\bbelow\s*:\s*$"
+    # ("As you know:", "As discussed:", "As requested:": what is already agreed)
+    r"^(?:here(?:'s|’s|\s+is|\s+are)|below\s+(?:is|are)|as)\b|\bbelow\s*:\s*$"
     r"|^(?:my|our)\s+(?:order|purchase)\s*:\s*$"
     r"|\b(?:details|summary|breakdown|receipt|items|contents|info|information)\s*:\s*$",
     re.I,
@@ -1134,8 +1154,12 @@ def _is_fragment(toks: Sequence[Any]) -> bool:
         return False
     if toks[j].lower_ in _EMBEDDED or toks[j].lower_ == "that":
         return True
+    # ("- I can pay with Klarna from Sweden": a modal asks what the customer may do)
     return not any(
-        t.dep_ in {"nsubj", "nsubjpass"} and t.lower_ in {"i", "we"} and t.head.dep_ == "ROOT"
+        t.dep_ in {"nsubj", "nsubjpass"}
+        and t.lower_ in {"i", "we"}
+        and t.head.dep_ == "ROOT"
+        and not any(c.tag_ == "MD" for c in t.head.children)
         for t in toks
     )
 
