@@ -231,7 +231,15 @@ def test_guesses_at_once_on_two_servers_never_pass_the_limit(backend: str, tmp_p
     with (
         database_url(backend, tmp_path) as url,
         order_servers(
-            url, tmp_path, count=2, verify_failure_limit=LIMIT, support_email=SUPPORT
+            url,
+            tmp_path,
+            count=2,
+            verify_failure_limit=LIMIT,
+            support_email=SUPPORT,
+            # This test counts guesses; on a busy machine 30 checks queued one after the
+            # other must not run into the write deadline (tested on its own elsewhere).
+            orders_write_deadline_seconds=20.0,
+            orders_timeout_seconds=30.0,
         ) as servers,
     ):
         assert httpx.post(f"{servers[0]}/v1/admin/seed", headers=AUTH).status_code == 200
