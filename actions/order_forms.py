@@ -137,7 +137,10 @@ class OrderFormValidation(FormValidationAction, ABC):
             incoming = order_number_of(tracker.slots_to_validate().get("order_number"))
             if incoming in (None, text_slot(tracker, "verified_order")):
                 events = [SlotSet(k, v) for k, v in (await self._refresh(tracker)).items()]
-        tracker.add_slots(events)
+        # Into the slots only, not the events: what the bot decided is not an answer of
+        # the shopper's to validate (and "KNT-... doesn't look like an order number" for
+        # a slot the bot just cleared would be nonsense).
+        tracker.slots.update({e["name"]: e["value"] for e in events})
         return events + await super().run(dispatcher, tracker, domain)
 
     async def _refresh(self, tracker: Tracker) -> dict[str, Any]:
@@ -427,7 +430,8 @@ class ValidateChangeForm(OrderFormValidation):
         attribute = text_slot(tracker, "change_attribute", 100)
         if attribute not in ATTRIBUTES:
             # What to change is not known (yet): the answer may name it.
-            return await self.validate_change_attribute(value, dispatcher, tracker, domain)
+            named = await self.validate_change_attribute(value, dispatcher, tracker, domain)
+            return {"change_value": None, **named}
         text = ascii_digits(clean_text(value, 200))
         new = match(attribute, text, services.lemmatizer())
         if new is None:

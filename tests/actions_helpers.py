@@ -30,6 +30,7 @@ from bot.orders.models import Customer, Item, Order, Payment, Shipment
 from bot.settings import PROJECT_ROOT, Settings
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
+RINGS = [("Solitaire Diamond Ring", "diamond"), ("Halo Sapphire Ring", "sapphire")]
 
 
 def free_port() -> int:
@@ -187,10 +188,11 @@ def client(ip: str | None = None) -> dict[str, str]:
     }
 
 
-def new_order(settings: Settings, status: str = "in_production") -> tuple[str, str]:
-    """An order of one test's own (number, e-mail), in production or shipped 5 days ago:
-    the demo orders are shared, and other tests use up their change, return or cancel."""
-    number = f"KNT-{uuid.uuid4().int % 900000 + 100000}"
+def new_order(settings: Settings, status: str = "in_production", items: int = 1) -> tuple[str, str]:
+    """An order of one test's own (number, e-mail), in production or shipped 5 days ago,
+    with `items` rings: the demo orders are shared, and other tests use up their change,
+    return or cancel (or lock them by guessing)."""
+    number = f"KNT-{uuid.uuid4().int % 90000 + 10000}"
     email = f"t-{uuid.uuid4().hex[:10]}@example.com"
     now = datetime.now(UTC)
     shipped = status in ("shipped", "delivered")
@@ -205,11 +207,12 @@ def new_order(settings: Settings, status: str = "in_production") -> tuple[str, s
                     placed_at=now - timedelta(days=30 if shipped else 2),
                     items=[
                         Item(
-                            product="Solitaire Diamond Ring",
-                            gemstone="diamond",
+                            product=product,
+                            gemstone=gemstone,
                             metal="white gold",
                             ring_size="6",
                         )
+                        for product, gemstone in RINGS[:items]
                     ],
                     payment=Payment(method="card"),
                     shipment=Shipment(

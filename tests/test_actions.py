@@ -151,7 +151,9 @@ async def test_handoff_tells_the_shopper_and_the_gateway(db_url):
     [
         ("faq_unanswered", "faq_unanswered"),
         ("order_system_down", "order_system_down"),
+        ("verification_locked", "verification_locked"),
         ("made_up", "shopper_asked"),  # only the reasons the bot itself offers
+        (["faq_unanswered"], "shopper_asked"),  # a typed payload can put anything there
     ],
 )
 async def test_the_button_the_bot_offered_says_why_it_hands_off(db_url, offered, reason):

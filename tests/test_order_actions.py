@@ -357,3 +357,14 @@ async def test_a_write_the_backend_rolled_back_is_not_submitted(env, backend):
     assert cancellations(backend, number) == 0
     order = await services.order_client().lookup(number, email)
     assert order["status"] == "in_production"
+
+
+async def test_a_stale_verification_is_asked_again_without_nonsense(env):
+    stale = {**verified("KNT-1001", "ava@example.com"), "verified_at": time.time() - 3600}
+    slots, messages = await run(
+        ValidateCancelForm(),
+        tracker("cancel my order", "cancel_order", slots=stale, form="cancel_form"),
+    )
+    assert slots["verified_order"] is None and slots["order_number"] is None
+    assert slots["requested_slot"] == "order_number"
+    assert messages == []  # no "that doesn't look like an order number" for a slot we cleared
