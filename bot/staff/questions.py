@@ -7,17 +7,21 @@ open"; spans still point into the e-mail as written). spaCy splits the text into
 sentences (and a "?" ends one even where spaCy goes on), and a sentence asks something if
 
 - it ends with "?", or starts like a question ("how long does ...", "can I ...",
-  "roughly how long ...");
+  "roughly how long ..."), also without its auxiliary, as non-native writers ask ("what
+  happen if ...", "how long that take");
 - it asks indirectly or by an imperative of asking ("I'd like to know whether ...", "I was
   wondering if ...", "I would be grateful to know ...", "please confirm ...", "let me
-  know ...");
+  know ..."), or holds a question under a word of knowing that spaCy's parse shows
+  ("I would welcome your advice as to whether ...", "We also wonder what happens ...");
 - it says what the store does in the second person, the texting way of asking ("u have a
   store in NYC i could walk into", "you guys do payment plans");
 - it is a clipped question: news asked for ("ETA on shipping", "status of my refund pls"),
   a yes or no ("need signature or not"), "is it possible" left out ("change ring size 7 to
   7.5 possible", "ok to pay with klarna");
 - it is an item of a list under a lead-in that asks ("I'd love some info on:" / "- whether
-  I can order by phone" / "- payment plans"); the lead-in itself is then no question.
+  I can order by phone" / "- payment plans"), or under any lead-in ending in ":" that does
+  not report what was ordered or found ("My concerns:" / "- rush production"); the
+  lead-in itself is then no question.
 
 A question's span is the clause that asks, and only that: a sentence with two questions
 joined by "and" / a comma / ";" is split in two; a statement or a framing clause in front
