@@ -21,11 +21,11 @@ CORPUS := $(wildcard faq_corpus/*.yml)
 # The browser tests drive Debian's Chromium through Playwright.
 CHROMIUM  ?= /usr/bin/chromium
 
-.PHONY: help install run test lint format bench train lock clean
+.PHONY: help install run test lint format bench fuzz train lock clean
 
 # Unset ENVIRONMENT means production, where the built-in development secrets are refused:
 # what these targets start is development on this machine, so they say so.
-run test bench train: export ENVIRONMENT := local
+run test bench fuzz train: export ENVIRONMENT := local
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-9s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ bench: install train ## Benchmarks: FAQ, NLU cross-validation, Rasa end to end, 
 	$(PY) bench/handoff_latency.py
 	$(PY) bench/nlu_cv.py
 	$(PY) bench/train_time.py
+
+fuzz: install train ## 10,000 fuzzed widget frames against the live stack; prints the counts
+	KNT_FUZZ_FRAMES=10000 $(PY) -m pytest tests/test_protocol_fuzz.py -k fuzzed -s -q
 
 lock: $(VENV)/.installed ## Re-pin requirements/app.txt from app.in + dev.in
 	$(PY) -m pip install -q -r requirements/app.in -r requirements/dev.in

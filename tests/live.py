@@ -3,6 +3,11 @@ action server, Rasa server with the trained model, and the gateway."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +18,7 @@ from typing import Any
 import httpx
 
 from bot import stack
-from bot.settings import Settings
+from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import Supervisor
 
 
@@ -57,3 +62,42 @@ def live_stack(base: Settings, workdir: Path) -> Iterator[Live]:
     settings = stack.on_free_ports(base, workdir)
     with stack.throwaway(settings, workdir) as sup:
         yield Live(settings, sup)
+
+
+@contextmanager
+def gateway_process(settings: Settings, log: Path) -> Iterator[str]:
+    """One more gateway (`python -m bot.gateway`, its own process) with `settings`, e.g.
+    other limits or database than the live stack's; yields its base URL."""
+    env = {**os.environ, **stack.settings_env(settings)}
+    url = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.gateway"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the gateway exited ({proc.returncode}); see {log}")
+            try:
+                httpx.get(f"{url}/healthz", timeout=2)  # any answer: it serves
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the gateway did not start in 120 s; see {log}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
