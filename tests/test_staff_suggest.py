@@ -39,13 +39,14 @@ from bot.staff.suggest import (
 
 DATA = PROJECT_ROOT / "tests" / "data"
 QUESTIONS_HELDOUT = DATA / "staff_questions_heldout.jsonl"
-# Held-out e-mail sets, each written independently of the rules. The first two were looked
-# at while the rules were improved (their numbers are regression floors now); the third
-# is the one whose number counts.
+# Held-out e-mail sets, each written independently of the rules. The first three were
+# looked at while the rules were improved (their numbers are regression floors now); the
+# fourth is the one whose number counts.
 EMAILS_HELDOUT = [
     DATA / "staff_emails_heldout.jsonl",
     DATA / "staff_emails_heldout2.jsonl",
     DATA / "staff_emails_heldout3.jsonl",
+    DATA / "staff_emails_heldout4.jsonl",
 ]
 # Found-and-answered as bench/staff_suggest.py measured it (rounded down), kept as
 # regression floors; the target is 0.97. Measured after the rules were made to generalise
@@ -57,6 +58,9 @@ HELDOUT_FOUND_ANSWERED_FLOOR = {
     "staff_emails_heldout": 0.95,
     "staff_emails_heldout2": 0.97,
     "staff_emails_heldout3": 0.97,
+    # Written by a new writer in many voices and run once, after the rules above were done:
+    # 128/145 = 0.883 (the naive baseline 0.966): the target is missed on fresh e-mails.
+    "staff_emails_heldout4": 0.88,
 }
 # The development e-mails: dev01-dev433 by the writer the rules were first tuned on
 # (525/531 = 0.989), dev-b001-dev-b120 written later in eight other voices, before the rules
