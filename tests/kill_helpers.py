@@ -29,6 +29,7 @@ from bot.orders.models import Base, Cancellation, ChangeRequest, Order, ReturnRe
 from bot.rasa_model import model_path
 from bot.settings import Settings
 from bot.supervisor import Supervisor
+from bot.timeutil import as_utc
 
 from .orders_helpers import postgres_database
 from .widget_client import ConnectionClosed, Refused, WidgetClient
@@ -180,6 +181,8 @@ class Turn:
     replies: list[dict[str, Any]]
     seconds: float
     answered_at: float  # time.monotonic()
+    sent_wall: float  # time.time(), to compare with the databases' timestamps
+    answered_wall: float
     unavailable: int  # `assistant_unavailable` notices while it waited
     reconnects: int  # connections lost while it waited
 
@@ -287,7 +290,7 @@ class Shopper:
         """Send `text` and wait for its whole answer, across lost connections. `on_ack`
         runs when the gateway acknowledged it (stored), `on_typing` when the gateway starts
         working on it (it is about to go to Rasa): the moments to kill something."""
-        started = time.monotonic()
+        started, sent_wall = time.monotonic(), time.time()
         deadline = started + timeout
         reconnects, unavailable = self.reconnects, self.notices["assistant_unavailable"]
         client_id = uuid.uuid4().hex
@@ -336,6 +339,8 @@ class Shopper:
             replies,
             answered_at - started,
             answered_at,
+            sent_wall,
+            time.time(),
             self.notices["assistant_unavailable"] - unavailable,
             self.reconnects - reconnects,
         )
@@ -377,18 +382,18 @@ REQUESTS: dict[str, tuple[type[Base], str]] = {
 }
 
 
-def stored_requests(orders_url: str, kind: str, order_number: str) -> list[str]:
-    """The reference numbers of the returns, changes or cancellations of one order."""
+def stored_requests(orders_url: str, kind: str, order_number: str) -> list[tuple[str, float]]:
+    """The returns, changes or cancellations of one order: (reference, when made as a
+    time.time() value)."""
     model, number = REQUESTS[kind]
     engine = create_engine(orders_url)
     try:
         with engine.connect() as conn:
-            return list(
-                conn.scalars(
-                    select(getattr(model, number))
-                    .join(Order, Order.id == model.order_id)  # type: ignore[attr-defined]
-                    .where(Order.order_number == order_number)
-                )
+            rows = conn.execute(
+                select(getattr(model, number), model.created_at)  # type: ignore[attr-defined]
+                .join(Order, Order.id == model.order_id)  # type: ignore[attr-defined]
+                .where(Order.order_number == order_number)
             )
+            return [(ref, as_utc(made).timestamp()) for ref, made in rows]
     finally:
         engine.dispose()

@@ -138,6 +138,7 @@ class FlowRun:
     shopper: Shopper
     turns: list[Turn] = field(default_factory=list)
     outcome: str = ""  # confirmed | already
+    written: int = -1  # the turn during which the request was written (-1: none)
 
     @property
     def last(self) -> str:
@@ -231,8 +232,14 @@ def check_stored(running: Assistant, run: FlowRun, counts: Counts) -> None:
 
     stored = requests_of(running.settings.orders_database_url, flow.kind, flow.order)
     assert len(stored) == 1, f"{flow.kind} of {flow.order}: {stored} stored"
+    reference, made = stored[0]
     if run.outcome == "confirmed":
-        assert stored[0] in run.last, (stored, run.last)
+        assert reference in run.last, (reference, run.last)
+    # Honest writes: "nothing has been submitted" only when nothing had been.
+    for turn in run.turns:
+        if "nothing has been submitted" in turn.reply_text:
+            assert made > turn.answered_wall, f"{reference} was made before {turn.reply_text!r}"
+    run.written = next((i for i, t in enumerate(run.turns) if made <= t.answered_wall), -1)
 
     counts.sent += len(shopper.sent)
     counts.stored += len(shopper_rows)
@@ -273,7 +280,10 @@ def summary(
     )
     for run in runs:
         steps = " > ".join(t.text for t in run.turns)
-        lines.append(f"  {run.flow.kind}: {run.outcome} after {len(run.turns)} turns ({steps})")
+        lines.append(
+            f"  {run.flow.kind}: {run.outcome} after {len(run.turns)} turns, written in turn "
+            f"{run.written + 1} ({steps})"
+        )
     return "\n".join(lines)
 
 
