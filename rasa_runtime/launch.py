@@ -1,4 +1,5 @@
-"""`python -m rasa_runtime.launch run ...`: Rasa's own command line, with one speed fix
+"""`python -m rasa_runtime.launch run ...`: Rasa's own command line, with two speed fixes
+(the action server's replies; the SQL tracker store, see speed_up_sql_tracker_store)
 and the API's secret taken from the environment.
 
 The secret: `rasa run --jwt-secret S` would put S in /proc/PID/cmdline, which every local
@@ -17,6 +18,7 @@ error (jsonschema's best match, Rasa's message), exactly as before.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import MutableMapping
@@ -48,6 +50,79 @@ def patch_action_result_validation() -> None:
     remote_action._validate_action_result = validate_action_result
 
 
+def speed_up_sql_tracker_store() -> None:
+    """Rasa's SQL tracker store, same rows and same trackers, at a few ms a message.
+
+    Measured on a 79-event conversation (8 turns) on SQLite: loading it took 4.1 ms, of
+    which 3.3 ms were the ORM building one object per row only to read its `data`; saving
+    a turn took 11.6 ms: a new connection for every session (SQLAlchemy 1.4 uses no pool
+    for SQLite files), one ORM object per event and a commit that waits for several
+    fsyncs. Here (1) the events' `data` column is read alone, through the same query;
+    (2) new events are inserted in one executemany statement with the same values;
+    (3) SQLite connections are pooled, the file is in WAL mode with synchronous=NORMAL:
+    a commit survives a crash of Rasa (kill -9, what the supervisor recovers from); only
+    a power cut can lose the last ones, and never corrupts the file. PostgreSQL keeps its
+    own durability settings; it gains (1) and (2)."""
+    import sqlite3
+
+    import sqlalchemy as sa
+    from rasa.core import tracker_store
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+    store = tracker_store.SQLTrackerStore
+    original_engine_kwargs = tracker_store.create_engine_kwargs
+
+    def create_engine_kwargs(url: Any) -> dict[str, Any]:
+        kwargs: dict[str, Any] = original_engine_kwargs(url)
+        if str(url).startswith("sqlite"):
+            # A pooled connection is used by one thread at a time, not always the same.
+            kwargs.update(poolclass=sa.pool.QueuePool, connect_args={"check_same_thread": False})
+        return kwargs
+
+    def on_connect(dbapi_connection: Any, _: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    async def _retrieve(
+        self: Any, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> DialogueStateTracker | None:
+        with self.session_scope() as session:
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
+            events = [json.loads(data) for (data,) in query.with_entities(store.SQLEvent.data)]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
+
+    async def save(self: Any, tracker: DialogueStateTracker) -> None:
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            rows = []
+            for event in self._additional_events(session, tracker):
+                data = event.as_dict()
+                rows.append(
+                    {
+                        "sender_id": tracker.sender_id,
+                        "type_name": event.type_name,
+                        "timestamp": data.get("timestamp"),
+                        "intent_name": data.get("parse_data", {})
+                        .get("intent", {})
+                        .get(INTENT_NAME_KEY),
+                        "action_name": data.get("name"),
+                        "data": json.dumps(data),
+                    }
+                )
+            if rows:
+                session.execute(sa.insert(store.SQLEvent.__table__), rows)
+            session.commit()
+
+    tracker_store.create_engine_kwargs = create_engine_kwargs
+    sa.event.listen(sa.engine.Engine, "connect", on_connect)
+    store._retrieve = _retrieve
+    store.save = save
+
+
 def with_api_secret(args: list[str], environ: MutableMapping[str, str]) -> list[str]:
     """`rasa run` arguments with the API's JWT secret from RASA_TOKEN (removed from the
     environment, so nothing Rasa starts inherits it). Exits with a message when the secret
@@ -71,6 +146,7 @@ def with_api_secret(args: list[str], environ: MutableMapping[str, str]) -> list[
 def main() -> None:
     args = with_api_secret(sys.argv[1:], os.environ)
     patch_action_result_validation()
+    speed_up_sql_tracker_store()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *args]

@@ -1,4 +1,6 @@
-"""rasa_runtime.launch: Rasa's action-result validation, built once, decides as before."""
+"""rasa_runtime.launch: Rasa's action-result validation, built once, decides as before; the
+SQL tracker store, made cheaper, stores the same rows and gives back the same trackers; the
+API secret comes from the environment only."""
 
 from __future__ import annotations
 
@@ -83,3 +85,76 @@ def test_the_launcher_refuses_a_missing_secret_or_one_on_the_command_line(args, 
     with pytest.raises(SystemExit) as stop:
         with_api_secret(args, environ)
     assert says in str(stop.value)
+
+
+STORE_CHECK = """
+import asyncio, json, sys, tempfile
+from pathlib import Path
+from rasa.core import tracker_store
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted, ActiveLoop, BotUttered, SessionStarted, SlotSet, UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+
+domain = Domain.load("domain.yml")
+work = Path(tempfile.mkdtemp())
+
+def turn(i):
+    text = f"message {i} \\u00e9\\u202e \\U0001f48d"
+    parse = {"intent": {"name": "faq", "confidence": 0.9}, "entities": [], "text": text}
+    return [
+        UserUttered(text, parse["intent"], parse_data=parse),
+        ActionExecuted("action_answer_faq"),
+        BotUttered(f"answer {i}", {"buttons": [{"title": "Yes", "payload": "yes"}]}),
+        SlotSet("faq_misses", float(i)),
+        ActiveLoop("cancel_form" if i % 2 else None),
+        ActionExecuted("action_listen"),
+    ]
+
+TURNS = [turn(0), turn(1), [SessionStarted(), ActionExecuted("action_listen")], turn(2), turn(3)]
+
+async def conversation(store):
+    seen = []
+    for events in TURNS:
+        tracker = await store.retrieve("shopper") or DialogueStateTracker("shopper", domain.slots)
+        for event in events:
+            tracker.update(event)
+        await store.save(tracker)
+        again = await store.retrieve("shopper")
+        seen.append([e.as_dict() for e in again.events])
+    full = await store.retrieve_full_tracker("shopper")
+    seen.append([e.as_dict() for e in full.events])
+    with store.engine.connect() as c:
+        rows = [list(r) for r in c.exec_driver_sql(
+            "SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
+            "FROM events ORDER BY id")]
+        mode = c.exec_driver_sql("PRAGMA journal_mode").scalar()
+    return {"trackers": seen, "rows": rows, "journal": mode}
+
+before = asyncio.run(conversation(tracker_store.SQLTrackerStore(domain, host=f"sqlite:///{work}/a.db")))
+from rasa_runtime.launch import speed_up_sql_tracker_store
+speed_up_sql_tracker_store()
+after = asyncio.run(conversation(tracker_store.SQLTrackerStore(domain, host=f"sqlite:///{work}/b.db")))
+print(json.dumps({"before": before, "after": after}))
+"""
+
+
+def test_the_faster_sql_tracker_store_stores_and_returns_the_same():
+    out = subprocess.run(
+        [str(RASA_BIN.parent / "python"), "-c", STORE_CHECK],
+        cwd=PROJECT_ROOT,
+        env=rasa_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    before, after = result["before"], result["after"]
+    assert after["rows"] == before["rows"]
+    assert after["trackers"] == before["trackers"]
+    assert len(before["rows"]) == 26
+    # The session start in the middle: the latest session only, then all of them.
+    assert len(before["trackers"][-2]) < len(before["trackers"][-1]) == 26
+    assert (before["journal"], after["journal"]) == ("delete", "wal")
