@@ -174,7 +174,7 @@ class OrderFormValidation(FormValidationAction, ABC):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        if tracker.get_slot("request_blocked"):
+        if text_slot(tracker, "request_blocked", 100):
             return []  # the submit action explains why
         if not is_verified(tracker):
             return ["order_number", "email"]
