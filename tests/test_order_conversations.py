@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 
+from .actions_helpers import client, new_order
 from .live import new_sender, texts
 
 pytestmark = pytest.mark.slow
@@ -158,3 +159,55 @@ def test_backend_down_mid_conversation_is_said_and_nothing_is_confirmed(live):
     finally:
         live.start_orders()
     assert httpx.get(f"{live.settings.orders_url}/healthz", timeout=5).status_code == 200
+
+
+# --- hostile values and guessing, through Rasa -------------------------------------------
+
+
+def say(live, sender: str, text: str, metadata: dict[str, str] | None = None) -> list[dict]:  # type: ignore[no-untyped-def]
+    """A message as the gateway sends it: with the shopper's client in its metadata."""
+    r = httpx.post(
+        f"{live.settings.rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text, "metadata": metadata or client()},
+        timeout=60,
+    )
+    r.raise_for_status()
+    replies: list[dict] = r.json()
+    return replies
+
+
+def test_odd_answers_get_an_answer_never_silence(live):
+    number, email = new_order(live.settings, items=2)
+    s = new_sender()
+    say(live, s, f"I'd like to change my order {number}")
+    assert "Which item is it about?" in texts(say(live, s, email))
+    # "²" is a digit to str.isdigit() but not to int(): it used to crash the action, and
+    # Rasa then answered nothing.
+    assert "Please pick the item by its number" in texts(say(live, s, "²"))
+    assert "Please pick the item by its number" in texts(say(live, s, "٣"))
+    assert "What would you like to change" in texts(say(live, s, "1"))
+    # An object where a string is expected (an entity in a typed payload).
+    s2 = new_sender()
+    say(live, s2, "where is my order?")
+    asked = texts(say(live, s2, '/inform{"order_number": {"KNT-1001": ["KNT-1002"]}}'))
+    assert "doesn't look like a KNT order number" in asked
+
+
+def test_guessing_across_fresh_conversations_gains_nothing(live):
+    number, email = new_order(live.settings)
+    for n in range(8):  # a wrong order number for this e-mail, each time a new conversation
+        s = new_sender()
+        say(live, s, f"where is my order KNT-{7100 + n}?")
+        reply = texts(say(live, s, email))
+        assert "being crafted" not in reply
+    s = new_sender()
+    say(live, s, f"where is my order {number}?")
+    reply = say(live, s, email)  # the right pair, from a fresh client: refused unchecked
+    said = texts(reply)
+    assert "can't check this order in the chat right now" in said
+    assert live.settings.support_email in said
+    assert "being crafted" not in said and "couldn't find an order" not in said
+    payloads = [b["payload"] for r in reply for b in r.get("buttons") or []]
+    assert '/human_handoff{"handoff_reason": "verification_locked"}' in payloads
+    # The conversation goes on: the shopper can still ask the FAQ, and a person.
+    assert texts(say(live, s, "how long does shipping take?"))
