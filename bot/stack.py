@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import urlparse
 
 from pydantic import SecretStr
 
@@ -102,59 +102,14 @@ def rasa_server(settings: Settings, model: Path) -> ProcessSpec:
 
 
 def rasa_endpoints_env(settings: Settings) -> dict[str, str]:
-    """The environment variables endpoints.yml is written with: the action server and the
-    token Rasa sends it, the tracker store and the lock store."""
+    """What endpoints.yml needs from settings: the action server and the token Rasa sends
+    it, the tracker store and the lock store (rasa_runtime/launch.py turns the two store
+    URLs into the variables endpoints.yml reads)."""
     return {
         "ACTION_SERVER_URL": settings.action_server_url,
         "ACTION_SERVER_TOKEN": settings.action_server_token.get_secret_value(),
-        "RASA_TRACKER_STORE_URL": tracker_store_url(settings),
-        **lock_store_env(settings.rasa_lock_store_url),
-    }
-
-
-def tracker_store_url(settings: Settings) -> str:
-    """Rasa's SQL tracker store: RASA_TRACKER_STORE_URL, else a SQLite file beside the app's
-    data. Rasa's SQLAlchemy 1.4 has no psycopg 3 dialect, so a URL written for the app's
-    (`postgresql+psycopg://`) is given to Rasa with psycopg2, which its runtime has."""
-    url = settings.rasa_tracker_store_url or f"sqlite:///{PROJECT_ROOT / '.data' / 'rasa.db'}"
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    for prefix in ("postgresql+psycopg://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url.removeprefix(prefix)
-    return url
-
-
-def lock_store_env(url: str) -> dict[str, str]:
-    """Rasa's lock store from a Redis URL (`redis://[[user]:password@]host[:port][/db]`, optionally
-    `?key_prefix=alnum`), or in memory when `url` is empty (one Rasa process only). Rasa's
-    RedisLockStore takes host, port and db apart, not a URL."""
-    if not url:
-        return {
-            "RASA_LOCK_STORE_TYPE": "in_memory",
-            "RASA_LOCK_STORE_HOST": "",
-            "RASA_LOCK_STORE_PORT": "0",
-            "RASA_LOCK_STORE_DB": "0",
-            "RASA_LOCK_STORE_USERNAME": "",
-            "RASA_LOCK_STORE_PASSWORD": "",
-            "RASA_LOCK_STORE_KEY_PREFIX": "",
-        }
-    parsed = urlparse(url)
-    if parsed.scheme != "redis" or not parsed.hostname:
-        raise StartupError(
-            f"RASA_LOCK_STORE_URL must look like redis://host:6379/0, not {parsed.scheme}://..."
-        )
-    prefix = parse_qs(parsed.query).get("key_prefix", ["knt"])[0]
-    if not prefix.isalnum():
-        raise StartupError("RASA_LOCK_STORE_URL: key_prefix must be letters and digits only")
-    return {
-        "RASA_LOCK_STORE_TYPE": "redis",
-        "RASA_LOCK_STORE_HOST": parsed.hostname,
-        "RASA_LOCK_STORE_PORT": str(parsed.port or 6379),
-        "RASA_LOCK_STORE_DB": parsed.path.strip("/") or "0",
-        "RASA_LOCK_STORE_USERNAME": unquote(parsed.username or ""),
-        "RASA_LOCK_STORE_PASSWORD": unquote(parsed.password or ""),
-        "RASA_LOCK_STORE_KEY_PREFIX": prefix,
+        "RASA_TRACKER_STORE_URL": settings.rasa_tracker_store_url,
+        "RASA_LOCK_STORE_URL": settings.rasa_lock_store_url,
     }
 
 

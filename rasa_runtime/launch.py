@@ -1,6 +1,7 @@
 """`python -m rasa_runtime.launch run ...`: Rasa's own command line, with two speed fixes
-(the action server's replies; the SQL tracker store, see speed_up_sql_tracker_store)
-and the API's secret taken from the environment.
+(the action server's replies; the SQL tracker store, see speed_up_sql_tracker_store), the
+API's secret taken from the environment, and the tracker and lock stores of endpoints.yml
+from two URLs (RASA_TRACKER_STORE_URL, RASA_LOCK_STORE_URL; see store_env).
 
 The secret: `rasa run --jwt-secret S` would put S in /proc/PID/cmdline, which every local
 user can read (`ps`). The launcher reads it from RASA_TOKEN instead and hands it to Rasa's
@@ -23,7 +24,11 @@ import os
 import sys
 from collections.abc import MutableMapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def patch_action_result_validation() -> None:
@@ -123,6 +128,65 @@ def speed_up_sql_tracker_store() -> None:
     store.save = save
 
 
+def store_env(environ: MutableMapping[str, str]) -> None:
+    """Set the variables endpoints.yml reads for the tracker and lock stores from the two
+    settings RASA_TRACKER_STORE_URL and RASA_LOCK_STORE_URL, so that whoever starts Rasa
+    sets those two only. Exits with a message when one cannot be used."""
+    environ["RASA_TRACKER_STORE_URL"] = tracker_store_url(environ.get("RASA_TRACKER_STORE_URL", ""))
+    environ.update(lock_store_env(environ.get("RASA_LOCK_STORE_URL", "")))
+
+
+def tracker_store_url(url: str) -> str:
+    """The SQL tracker store's URL: `url`, else a SQLite file under the project's .data/.
+    Rasa's SQLAlchemy 1.4 has no psycopg 3 dialect, so a URL written for the app's
+    (`postgresql+psycopg://`) is given to Rasa with psycopg2, which its runtime has."""
+    if not url:
+        url = f"sqlite:///{PROJECT_ROOT / '.data' / 'rasa.db'}"
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url.removeprefix(prefix)
+    return url
+
+
+def lock_store_env(url: str) -> dict[str, str]:
+    """The lock store: in memory when `url` is empty (one Rasa process only), else Redis
+    from `redis://[[user]:password@]host[:port][/db][?key_prefix=alnum]` (Rasa's
+    RedisLockStore takes host, port and db apart, not a URL)."""
+    if not url:
+        return {
+            "RASA_LOCK_STORE_TYPE": "in_memory",
+            "RASA_LOCK_STORE_HOST": "",
+            "RASA_LOCK_STORE_PORT": "0",
+            "RASA_LOCK_STORE_DB": "0",
+            "RASA_LOCK_STORE_USERNAME": "",
+            "RASA_LOCK_STORE_PASSWORD": "",
+            "RASA_LOCK_STORE_KEY_PREFIX": "",
+        }
+    parsed = urlsplit(url)
+    if parsed.scheme != "redis" or not parsed.hostname:
+        raise SystemExit(
+            "rasa_runtime.launch: RASA_LOCK_STORE_URL must look like redis://host:6379/0 "
+            f"(it starts with {parsed.scheme or 'no scheme'}://)"
+        )
+    prefix = parse_qs(parsed.query).get("key_prefix", ["knt"])[0]
+    if not prefix.isalnum():
+        raise SystemExit(
+            "rasa_runtime.launch: the key_prefix of RASA_LOCK_STORE_URL must be letters and "
+            "digits only"
+        )
+    return {
+        "RASA_LOCK_STORE_TYPE": "redis",
+        "RASA_LOCK_STORE_HOST": parsed.hostname,
+        "RASA_LOCK_STORE_PORT": str(parsed.port or 6379),
+        "RASA_LOCK_STORE_DB": parsed.path.strip("/") or "0",
+        "RASA_LOCK_STORE_USERNAME": unquote(parsed.username or ""),
+        "RASA_LOCK_STORE_PASSWORD": unquote(parsed.password or ""),
+        "RASA_LOCK_STORE_KEY_PREFIX": prefix,
+    }
+
+
 def with_api_secret(args: list[str], environ: MutableMapping[str, str]) -> list[str]:
     """`rasa run` arguments with the API's JWT secret from RASA_TOKEN (removed from the
     environment, so nothing Rasa starts inherits it). Exits with a message when the secret
@@ -145,6 +209,8 @@ def with_api_secret(args: list[str], environ: MutableMapping[str, str]) -> list[
 
 def main() -> None:
     args = with_api_secret(sys.argv[1:], os.environ)
+    if args[:1] == ["run"]:
+        store_env(os.environ)
     patch_action_result_validation()
     speed_up_sql_tracker_store()
     from rasa.__main__ import main as rasa_main

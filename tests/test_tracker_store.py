@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,24 +19,24 @@ import psycopg
 import pytest
 
 from bot import stack
+from bot.rasa_model import RASA_BIN
 from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import StartupError
+from rasa_runtime import launch
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
 def test_the_tracker_store_is_sqlite_under_data_unless_a_url_is_set():
-    local = Settings(_env_file=None, environment="local", rasa_tracker_store_url="")  # type: ignore[call-arg]
-    assert stack.tracker_store_url(local) == f"sqlite:///{PROJECT_ROOT / '.data' / 'rasa.db'}"
+    default = launch.tracker_store_url("")
+    assert default == f"sqlite:///{PROJECT_ROOT / '.data' / 'rasa.db'}"
     # Rasa's SQLAlchemy 1.4 speaks PostgreSQL through psycopg2, which its runtime has.
     for url in (f"{PG}/x", "postgres://postgres@127.0.0.1:5432/x"):
-        pg = local.model_copy(update={"rasa_tracker_store_url": url})
-        assert stack.tracker_store_url(pg) == "postgresql+psycopg2://postgres@127.0.0.1:5432/x"
+        assert launch.tracker_store_url(url) == "postgresql+psycopg2://postgres@127.0.0.1:5432/x"
 
 
 def test_the_lock_store_is_in_memory_unless_a_redis_url_is_set():
-    assert stack.lock_store_env("")["RASA_LOCK_STORE_TYPE"] == "in_memory"
-    env = stack.lock_store_env("redis://u:p%40ss@cache.internal:6380/2?key_prefix=knt2")
+    assert launch.lock_store_env("")["RASA_LOCK_STORE_TYPE"] == "in_memory"
+    env = launch.lock_store_env("redis://u:p%40ss@cache.internal:6380/2?key_prefix=knt2")
     assert env == {
         "RASA_LOCK_STORE_TYPE": "redis",
         "RASA_LOCK_STORE_HOST": "cache.internal",
@@ -45,11 +46,51 @@ def test_the_lock_store_is_in_memory_unless_a_redis_url_is_set():
         "RASA_LOCK_STORE_PASSWORD": "p@ss",
         "RASA_LOCK_STORE_KEY_PREFIX": "knt2",
     }
-    assert stack.lock_store_env("redis://127.0.0.1")["RASA_LOCK_STORE_KEY_PREFIX"] == "knt"
-    with pytest.raises(StartupError, match="redis://host:6379/0"):
-        stack.lock_store_env("http://127.0.0.1:6379")
-    with pytest.raises(StartupError, match="letters and digits"):
-        stack.lock_store_env("redis://127.0.0.1/0?key_prefix=a:b")
+    assert launch.lock_store_env("redis://127.0.0.1")["RASA_LOCK_STORE_KEY_PREFIX"] == "knt"
+    with pytest.raises(SystemExit, match="redis://host:6379/0"):
+        launch.lock_store_env("http://127.0.0.1:6379")
+    with pytest.raises(SystemExit, match="letters and digits"):
+        launch.lock_store_env("redis://127.0.0.1/0?key_prefix=a:b")
+
+
+def test_endpoints_yml_gets_every_variable_it_names_from_settings_and_the_launcher():
+    """What Rasa reads from endpoints.yml, with the environment `bot run` gives it."""
+    settings = Settings(_env_file=None, environment="local")  # type: ignore[call-arg]
+    env = {**stack.rasa_server(settings, Path("model.tar.gz")).env}
+    env["RASA_LOCK_STORE_URL"] = "redis://127.0.0.1:6379/3?key_prefix=abc"
+    script = (
+        "import json, os; from rasa_runtime.launch import store_env; store_env(os.environ); "
+        "from rasa.core.utils import AvailableEndpoints as E; "
+        "e = E.read_endpoints('endpoints.yml'); t, l = e.tracker_store, e.lock_store; "
+        "print(json.dumps([e.action.url, e.action.headers, t.type, t.url, l.type, l.url, "
+        "l.kwargs]))"
+    )
+    out = subprocess.run(
+        [str(RASA_BIN.parent / "python"), "-c", script],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    action_url, headers, tracker, tracker_url, lock, lock_host, lock_kwargs = json.loads(
+        out.stdout.strip().splitlines()[-1]
+    )
+    token = settings.action_server_token.get_secret_value()
+    assert (action_url, headers) == (
+        settings.action_server_url,
+        {"Authorization": f"Bearer {token}"},
+    )
+    assert (tracker, tracker_url) == ("SQL", launch.tracker_store_url(""))
+    assert (lock, lock_host) == ("redis", "127.0.0.1")
+    assert lock_kwargs == {
+        "port": "6379",
+        "db": "3",
+        "username": "",
+        "password": "",
+        "key_prefix": "abc",
+    }
 
 
 @pytest.fixture
