@@ -353,10 +353,13 @@ class Supervisor:
             }
             for name, child in self._children.items()
         }
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"processes": processes}, indent=1))
-        os.replace(tmp, self.state_file)
+        try:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"processes": processes}, indent=1))
+            os.replace(tmp, self.state_file)
+        except OSError as exc:  # a full disk must not stop the restarts
+            self._say(f"cannot write {self.state_file}: {exc}")
 
     def states(self) -> dict[str, str]:
         with self._lock:
