@@ -9,7 +9,11 @@ from bot import services
 TALK_TO_PERSON = {"title": "Talk to a person", "payload": "/human_handoff"}
 # Why the bot offered a person, carried by the button itself (an entity in its payload), so
 # the staff queue shows the real reason and not just "the shopper asked".
-BUTTON_HANDOFF_REASONS = frozenset({"faq_unanswered", "order_system_down", "verification_locked"})
+# The reasons a "Talk to a person" button may carry; `assistant_error` is the gateway's,
+# on the notice for a message the assistant could not answer (bot/gateway/chat.py).
+BUTTON_HANDOFF_REASONS = frozenset(
+    {"faq_unanswered", "order_system_down", "verification_locked", "assistant_error"}
+)
 
 
 def talk_to_person(reason: str) -> dict[str, str]:

@@ -88,6 +88,9 @@
     faq_error: "FAQ lookup failed",
     agent_took_over: "Taken over",
     bot_decided: "Bot handed off",
+    verification_locked: "Order checks locked (too many tries)",
+    write_unconfirmed: "Request not confirmed: check it",
+    assistant_error: "Assistant failed to answer",
   };
   S.reason = (code) => (code ? REASONS[code] || String(code) : "");
 
