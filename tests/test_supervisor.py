@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,11 +34,12 @@ def http_server(name: str, port: int) -> ProcessSpec:
 
 
 def alive(pid: int) -> bool:
+    """Running (a zombie, dead but not yet reaped by whoever adopted it, is not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return raw[raw.rindex(")") + 2] not in "ZX"
 
 
 def test_starts_waits_for_ready_and_stops_all(tmp_path):
@@ -266,3 +268,40 @@ def test_a_child_whose_parent_died_before_it_asked_for_the_death_signal_ends_its
         [sys.executable, "-c", RACE], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=20
     )
     assert out.stdout.strip() == str(int(signal.SIGKILL)), out.stderr
+
+
+def test_a_killed_action_server_is_restarted_though_its_worker_held_the_port(tmp_path):
+    """rasa-sdk serves from a Sanic worker process: after kill -9 of the main process the
+    worker, orphaned, would keep the port, and every restart would fail to bind."""
+    from bot import stack
+    from bot.settings import Settings
+
+    settings = stack.on_free_ports(Settings(), tmp_path)
+    state_file = tmp_path / "state.json"
+    with Supervisor(PROJECT_ROOT, log_dir=tmp_path, echo=False, state_file=state_file) as sup:
+        sup.start([stack.action_server(settings)], on_status=lambda _: None)
+        main = sup.procs["actions"].pid
+        workers = [
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit() and p.name != str(main) and group_of(int(p.name)) == main
+        ]
+        assert workers  # Sanic's worker (and multiprocessing's resource tracker)
+        os.kill(main, signal.SIGKILL)
+        eventually(
+            lambda: (
+                (s := read_state(state_file)["actions"])["state"] == "running" and s["pid"] != main
+            ),
+            timeout=120,
+        )
+        assert not any(alive(pid) for pid in workers)
+        health = f"http://127.0.0.1:{settings.action_server_port}/health"
+        assert httpx.get(health, timeout=5).status_code == 200
+
+
+def group_of(pid: int) -> int | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(raw[raw.rindex(")") + 2 :].split()[2])
