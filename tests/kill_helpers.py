@@ -85,14 +85,24 @@ class Assistant:
         self.kills.append(kill)
         return kill
 
-    def wait_until_all_running(self, timeout: float = 240) -> None:
+    def pause(self, name: str) -> None:
+        """Freeze a process (SIGSTOP): requests to it wait, unanswered, until `resume`."""
+        os.killpg(self.supervisor.procs[name].pid, signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        os.killpg(self.supervisor.procs[name].pid, signal.SIGCONT)
+
+    def wait_until_back(self, timeout: float = 240) -> None:
+        """Until every killed process is running again (the supervisor said so: its state
+        still says "running" for a moment after a kill, until its watcher notices)."""
         deadline = time.monotonic() + timeout
         while True:
             states = self.supervisor.states()
-            if set(states) == set(NAMES) and set(states.values()) == {"running"}:
+            back = all(self.ready_again(kill) is not None for kill in self.kills)
+            if back and set(states) == set(NAMES) and set(states.values()) == {"running"}:
                 return
             assert self.supervisor.failure is None, self.supervisor.failure
-            assert time.monotonic() < deadline, f"not all running after {timeout:.0f} s: {states}"
+            assert time.monotonic() < deadline, f"not all back after {timeout:.0f} s: {states}"
             time.sleep(0.2)
 
     def ready_again(self, kill: Kill) -> float | None:
