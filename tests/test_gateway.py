@@ -492,7 +492,7 @@ def test_a_turn_rasa_answers_with_nothing_is_tried_then_failed_and_the_chat_goes
         say(ws, "How long does shipping take?")
         assert bot_turn(ws)[0]["text"] == _faq_answer("orders_ship_time")
         say(ws, button["title"], payload=button["payload"])  # offered, so it reaches Rasa
-        assert bot_turn(ws)[-1]["custom"]["handoff"]["reason"]
+        assert bot_turn(ws)[-1]["custom"]["handoff"]["reason"] == "assistant_error"
         metrics = client.get("/metrics").text
         assert "knt_gateway_failed_messages_total 1.0" in metrics
     history = TranscriptStore(s.database_url).history(conversation.id)

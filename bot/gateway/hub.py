@@ -9,6 +9,7 @@ import weakref
 from collections import defaultdict
 from typing import Any
 
+import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 
@@ -16,7 +17,14 @@ async def send(ws: WebSocket, frame: dict[str, Any]) -> None:
     """Send a frame; a tab that went away meanwhile is not an error."""
     if ws.application_state != WebSocketState.CONNECTED:
         return
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+    # A socket closing meanwhile raises one of these, depending on where it went away.
+    with contextlib.suppress(
+        WebSocketDisconnect,
+        RuntimeError,
+        OSError,
+        anyio.ClosedResourceError,
+        anyio.BrokenResourceError,
+    ):
         await ws.send_text(json.dumps(frame, ensure_ascii=False))
 
 
