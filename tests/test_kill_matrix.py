@@ -3,16 +3,19 @@ shoppers on real WebSockets each doing an order request (cancel KNT-1005, return
 change KNT-1001), and `kill -9` of each process in the middle of a conversation: Rasa,
 the action server, the order backend and the gateway while a message is in flight, and
 the gateway, the order backend or the action server right after the shopper's final "yes"
-(before the request is submitted). The supervisor restarts it; the shopper's widget
+(the action server while its submit waits on a paused order backend, which then makes the
+request nobody is left to confirm). The supervisor restarts it; the shopper's widget
 reconnects with its token and sends what was not acknowledged again with the same ids;
 the conversation goes on to the end, answering what the bot asks as a shopper would (and
 asking again when told the order system could not be reached).
 
 Then, from the databases: every shopper message stored once (0 lost, 0 doubled), every one
 answered once (answered, or failed with the notice: reported), every request stored once
-and the reference the bot gave is the one stored. After the Rasa kill the next reply comes
-within Rasa's restart time (kill to ready, as the supervisor saw it) + 2 s. On SQLite, and
-on PostgreSQL (app, order and Rasa tracker databases; Rasa's lock store in Redis)."""
+and the reference the bot gave is the one stored; "nothing has been submitted" only when
+nothing had been. The supervisor restarted each killed process once per kill. After the
+Rasa kill the next reply comes within Rasa's restart time (kill to ready, as the supervisor
+saw it) + 2 s. On SQLite, and on PostgreSQL (app, order and Rasa tracker databases; Rasa's
+lock store in Redis)."""
 
 from __future__ import annotations
 
@@ -103,6 +106,8 @@ class Planned:
 
 
 PLAN = (
+    # A moment after the gateway sent it: Rasa is in the turn (it holds the conversation's
+    # lock), verifying the order through the action server.
     Planned("rasa", "cancel", "email", "typing", 0.04),
     Planned("gateway", "cancel", "yes", "ack"),
     Planned("actions", "return", "email", "typing"),
