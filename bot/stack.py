@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -96,9 +97,24 @@ def rasa_server(settings: Settings, model: Path) -> ProcessSpec:
             **rasa_env(),
             **rasa_endpoints_env(settings),
             "RASA_TOKEN": settings.rasa_token.get_secret_value(),
+            # The one Rasa of this assistant: a lock in the lock store when it (re)starts
+            # was left by a killed Rasa, so the launcher drops them (never set this where
+            # several Rasa processes share a lock store: see rasa_runtime/launch.py).
+            "RASA_ONLY_INSTANCE": "1",
+            "TICKET_LOCK_LIFETIME": str(ticket_lock_lifetime(settings)),
         },
         ready_timeout=180,
     )
+
+
+def ticket_lock_lifetime(settings: Settings) -> int:
+    """Seconds a conversation's lock ticket lasts (Rasa's default: 60). A ticket must
+    outlive its turn, or the conversation's next message would run beside it; a turn takes
+    far less than the gateway's wait for it (the actions' backend calls give up within
+    about 15 s), so: that wait + 5 s. It bounds how long a ticket left by a killed Rasa
+    holds its conversation where the launcher cannot clear it (several Rasa processes
+    sharing one lock store: give them all the same value)."""
+    return math.ceil(settings.gateway_rasa_timeout_seconds) + 5
 
 
 def rasa_endpoints_env(settings: Settings) -> dict[str, str]:

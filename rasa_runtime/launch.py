@@ -187,6 +187,42 @@ def lock_store_env(url: str) -> dict[str, str]:
     }
 
 
+def clear_stale_locks(environ: MutableMapping[str, str]) -> int:
+    """Delete every conversation lock in the Redis lock store (`<prefix>:lock:*`) before
+    Rasa starts, and say how many; only when RASA_ONLY_INSTANCE=1. Returns the count.
+
+    Why: a Rasa killed mid-turn leaves that conversation's ticket in Redis until it
+    expires (TICKET_LOCK_LIFETIME, 60 s by default), so the restarted Rasa made the
+    shopper's next message wait about a minute (measured in the kill matrix: answered 61 s
+    after the kill). Only safe when this is the one Rasa using these locks: any lock there
+    then belongs to a dead process. With several Rasa processes sharing the lock store a
+    lock may be a live turn of another one, so without the flag nothing is deleted and a
+    stale ticket simply expires."""
+    if environ.get("RASA_ONLY_INSTANCE") != "1" or environ.get("RASA_LOCK_STORE_TYPE") != "redis":
+        return 0
+    import redis  # Rasa's runtime has it (its RedisLockStore uses it)
+
+    pattern = f"{environ['RASA_LOCK_STORE_KEY_PREFIX']}:lock:*"
+    try:
+        client = redis.StrictRedis(
+            host=environ["RASA_LOCK_STORE_HOST"],
+            port=int(environ["RASA_LOCK_STORE_PORT"]),
+            db=int(environ["RASA_LOCK_STORE_DB"]),
+            username=environ.get("RASA_LOCK_STORE_USERNAME") or None,
+            password=environ.get("RASA_LOCK_STORE_PASSWORD") or None,
+            socket_timeout=5,
+        )
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError as exc:
+        # Not fatal: the stale locks then only expire; Rasa itself reports an unusable store.
+        print(f"rasa_runtime.launch: could not clear stale locks {pattern}: {exc}", flush=True)
+        return 0
+    print(f"rasa_runtime.launch: cleared {len(keys)} stale conversation lock(s)", flush=True)
+    return len(keys)
+
+
 def with_api_secret(args: list[str], environ: MutableMapping[str, str]) -> list[str]:
     """`rasa run` arguments with the API's JWT secret from RASA_TOKEN (removed from the
     environment, so nothing Rasa starts inherits it). Exits with a message when the secret
@@ -211,6 +247,7 @@ def main() -> None:
     args = with_api_secret(sys.argv[1:], os.environ)
     if args[:1] == ["run"]:
         store_env(os.environ)
+        clear_stale_locks(os.environ)
     patch_action_result_validation()
     speed_up_sql_tracker_store()
     from rasa.__main__ import main as rasa_main

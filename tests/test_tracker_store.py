@@ -155,6 +155,13 @@ def test_a_rasa_restart_mid_form_continues_it_on_postgresql_with_redis_locks(
             stored = row.fetchone()
         assert stored is not None and stored[0] > 0
 
+        # As a Rasa killed mid-turn leaves it: this conversation's ticket, valid a minute.
+        stale = json.dumps({"number": 0, "expires": time.time() + 60})
+        redis_cli(
+            "SET",
+            f"{redis_prefix}:lock:{sender}",
+            json.dumps({"conversation_id": sender, "tickets": [stale]}),
+        )
         killed = sup.procs["rasa"].pid
         os.kill(killed, signal.SIGKILL)
         deadline = time.monotonic() + 240
@@ -165,7 +172,11 @@ def test_a_rasa_restart_mid_form_continues_it_on_postgresql_with_redis_locks(
             json.loads((tmp_path / "supervisor.json").read_text())["processes"]["rasa"]["restarts"]
             == 1
         )
+        # The restarted Rasa (the only one) dropped the dead one's lock: no minute's wait.
+        started = time.monotonic()
         assert "e-mail" in say(settings, sender, "KNT-1001")[0]["text"]
+        assert time.monotonic() - started < 10
+        assert "cleared 1 stale conversation lock" in (tmp_path / "logs" / "rasa.log").read_text()
 
         # The lock store is Redis, under our prefix: a conversation someone else holds
         # (a ticket there, valid for 3 more seconds) waits until that ticket expires.
@@ -179,3 +190,49 @@ def test_a_rasa_restart_mid_form_continues_it_on_postgresql_with_redis_locks(
         started = time.monotonic()
         say(settings, held, "hi")
         assert time.monotonic() - started >= 2.0
+
+
+def clear_stale_locks(prefix: str, **env: str) -> str:
+    """rasa_runtime.launch.clear_stale_locks in Rasa's runtime (it has the redis client)."""
+    script = (
+        "import os; from rasa_runtime.launch import clear_stale_locks, store_env; "
+        "store_env(os.environ); print(clear_stale_locks(os.environ))"
+    )
+    out = subprocess.run(
+        [str(RASA_BIN.parent / "python"), "-c", script],
+        cwd=PROJECT_ROOT,
+        env={
+            "PATH": os.environ["PATH"],
+            "RASA_LOCK_STORE_URL": f"redis://127.0.0.1:6379/0?key_prefix={prefix}",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_the_only_rasa_drops_its_lock_stores_locks_at_start_and_no_other_keys(redis_prefix):
+    other = f"{redis_prefix}x"
+    keys = [f"{redis_prefix}:lock:a", f"{redis_prefix}:lock:b", f"{redis_prefix}:other"]
+    try:
+        for key in [*keys, f"{other}:lock:a"]:
+            redis_cli("SET", key, "{}")
+        # Without the flag (several Rasa processes may share the store) nothing goes.
+        assert clear_stale_locks(redis_prefix).split() == ["0"]
+        assert redis_cli("EXISTS", *keys) == "3"
+        out = clear_stale_locks(redis_prefix, RASA_ONLY_INSTANCE="1")
+        assert "cleared 2 stale conversation lock(s)" in out
+        assert redis_cli("EXISTS", *keys) == "1"  # only the lock keys of this prefix
+        assert redis_cli("EXISTS", f"{redis_prefix}:other", f"{other}:lock:a") == "2"
+    finally:
+        redis_cli("DEL", f"{other}:lock:a")
+
+
+def test_bot_run_tells_its_rasa_it_is_the_only_one_and_how_long_a_ticket_lasts():
+    settings = Settings(_env_file=None, environment="local")  # type: ignore[call-arg]
+    env = stack.rasa_server(settings, Path("model.tar.gz")).env
+    assert env["RASA_ONLY_INSTANCE"] == "1"
+    assert int(env["TICKET_LOCK_LIFETIME"]) > settings.gateway_rasa_timeout_seconds
