@@ -117,6 +117,9 @@ class _Process:
     restarts: int = 0
     crashes: list[float] = field(default_factory=list)
     log: IO[bytes] | None = None
+    # Why the last restart could not even start the process (then `proc` is the old, dead
+    # one, whose group must not be signalled again: its id may belong to someone else now).
+    spawn_error: str | None = None
 
 
 class Supervisor:
@@ -280,7 +283,14 @@ class Supervisor:
             with self._lock:
                 if child.proc is not proc or child.state != "restarting":
                     continue  # stopped or restarted by someone else meanwhile
-                self._spawn(child.spec)
+                try:
+                    self._spawn(child.spec)
+                except (OSError, subprocess.SubprocessError) as exc:
+                    # Counted as a crash on the next round, so the crash limit ends a loop
+                    # of these with a clear message instead of a dead watcher.
+                    child.spawn_error = f"{type(exc).__name__}: {exc}"
+                    continue
+                child.spawn_error = None
                 restarted = child.proc
             self._await_restart(child, restarted)
 
@@ -290,7 +300,13 @@ class Supervisor:
         name = child.spec.name
         assert child.proc is not None
         # Whatever the dead process left in its group (e.g. a Sanic worker holding the port).
-        _signal_group(child.proc.pid, signal.SIGKILL)
+        if child.spawn_error is None:
+            _signal_group(child.proc.pid, signal.SIGKILL)
+        what = (
+            f"could not be started ({child.spawn_error})"
+            if child.spawn_error
+            else f"exited with code {code}"
+        )
         now = time.monotonic()
         child.crashes = [t for t in child.crashes if now - t < self.crash_window] + [now]
         crashes = len(child.crashes)
@@ -300,8 +316,8 @@ class Supervisor:
             child.state = "failed"
             self._write_state()
             self.failure = (
-                f"{name} crashed {crashes} times within {self.crash_window:.0f} s (last exit "
-                f"code {code}), so everything is stopped. Fix the cause ({log_note}), "
+                f"{name} crashed {crashes} times within {self.crash_window:.0f} s (last: "
+                f"{what}), so everything is stopped. Fix the cause ({log_note}), "
                 "then start again."
             )
             self._gave_up.set()
@@ -310,7 +326,7 @@ class Supervisor:
         child.state = "restarting"
         self._write_state()
         self._say(
-            f"{name} exited with code {code}; restarting it in {backoff:g} s "
+            f"{name} {what}; restarting it in {backoff:g} s "
             f"(crash {crashes} of {self.max_crashes} allowed within "
             f"{self.crash_window:.0f} s; {log_note})"
         )

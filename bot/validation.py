@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 _ORDER = re.compile(r"(?i)(?:\bKNT[-\s]?|#|\b)(\d{4,6})\b")
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+# Letters and digits of any script (müller@example.de, 用户@例子.中国): the order backend
+# compares whatever was stored, so refusing them would only stop real shoppers.
+_EMAIL = re.compile(r"^[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}$")
 
 
 def normalize_order_number(text: str | None) -> str | None:

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from bot.orders.app import create_app
 from bot.orders.db import migrate
 from bot.orders.models import AuditEntry, Order, VerificationFailure
+from bot.orders.routes.docs import REPLAY_HEADER
 from tests.orders_helpers import (
     AUTH,
     BACKENDS,
@@ -160,6 +161,43 @@ def test_one_client_guessing_different_orders_and_emails(
     # ... and answered from any other.
     assert verify(client, "KNT-1002", DEMO["KNT-1002"], fresh(200)).json()["verified"] is True
     assert refusals(database) == [("KNT-1002", "verify", [same], "bot")]
+
+
+def test_unknown_clients_share_no_count_and_an_ipv6_block_is_one_client(
+    client: TestClient, database: str
+) -> None:
+    # Five shoppers whose address nobody knew (and one sent garbage): no shared bucket.
+    for i in range(LIMIT):
+        ip = "unknown" if i % 2 else "not-an-address"
+        r = verify(client, f"KNT-{4001 + i}", f"typo-{i}@example.com", client_headers(ip, f"s{i}"))
+        assert r.json() == {"verified": False}
+    right = verify(client, "KNT-1002", DEMO["KNT-1002"], client_headers("unknown", "sixth"))
+    assert right.json()["verified"] is True
+    # One IPv6 /64 is one client, however many of its 2^64 addresses it uses.
+    for i in range(LIMIT):
+        headers = client_headers(f"2001:db8:1:2::{i + 1:x}", f"v6-{i}")
+        assert verify(client, f"KNT-{5001 + i}", f"v6-{i}@example.com", headers).status_code == 200
+    assert locked(
+        verify(client, "KNT-1002", DEMO["KNT-1002"], client_headers("2001:db8:1:2::ff", "x"))
+    )
+    other_block = client_headers("2001:db8:1:3::1", "y")
+    assert verify(client, "KNT-1002", DEMO["KNT-1002"], other_block).json()["verified"] is True
+
+
+def test_a_repeated_write_is_answered_even_after_the_address_was_locked(
+    client: TestClient, database: str
+) -> None:
+    """A client asking again after a timeout, with the same key and body, hears that its
+    request was done, though guesses by someone else locked the e-mail meanwhile."""
+    cancel = {**proof("KNT-1005"), "idempotency_key": "cancel-before-the-lock"}
+    first = client.post("/v1/orders/cancel", json=cancel, headers=fresh(1))
+    assert first.status_code == 200 and first.headers[REPLAY_HEADER] == "false"
+    for i in range(LIMIT):
+        verify(client, f"KNT-{6001 + i}", DEMO["KNT-1005"], fresh(10 + i))
+    assert locked(verify(client, "KNT-1005", DEMO["KNT-1005"], fresh(40)))
+    again = client.post("/v1/orders/cancel", json=cancel, headers=fresh(41))
+    assert again.status_code == 200 and again.json() == first.json()
+    assert again.headers[REPLAY_HEADER] == "true"
 
 
 def test_failed_checks_inside_writes_count_too(client: TestClient, database: str) -> None:

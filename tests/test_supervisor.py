@@ -183,7 +183,9 @@ def test_a_process_that_keeps_crashing_is_given_up_naming_it_and_its_log(tmp_pat
         sup.wait()  # returns when the supervisor gives up
         assert time.monotonic() - started < 15  # backoff 0.5 s, then 1 s
         assert sup.failure is not None
-        assert sup.failure.startswith("flaky crashed 3 times within 120 s (last exit code 7)")
+        assert sup.failure.startswith(
+            "flaky crashed 3 times within 120 s (last: exited with code 7)"
+        )
         assert str(tmp_path / "logs" / "flaky.log") in sup.failure
         assert read_state(state_file)["flaky"] == {
             "state": "failed",
@@ -192,6 +194,24 @@ def test_a_process_that_keeps_crashing_is_given_up_naming_it_and_its_log(tmp_pat
         }
     assert read_state(state_file)["flaky"]["state"] == "failed"
     assert not port_in_use("127.0.0.1", port)
+
+
+def test_a_process_that_cannot_even_be_started_again_is_given_up_with_the_reason(tmp_path):
+    """The restart itself fails (here: its program is gone): counted as a crash, so the
+    supervisor gives up with the reason instead of watching a dead process forever."""
+    port = free_port()
+    with Supervisor(tmp_path, log_dir=tmp_path / "logs", echo=False, max_crashes=2) as sup:
+        sup.start([http_server("web", port)], on_status=lambda _: None)
+        child = sup._children["web"]
+        child.spec = ProcessSpec(
+            "web", [str(tmp_path / "no-such-program")], "127.0.0.1", port, child.spec.ready_url
+        )
+        os.kill(sup.procs["web"].pid, signal.SIGKILL)
+        started = time.monotonic()
+        sup.wait()
+        assert time.monotonic() - started < 15
+        assert sup.failure is not None and sup.failure.startswith("web crashed 2 times")
+        assert "could not be started (FileNotFoundError" in sup.failure
 
 
 def test_a_process_stopped_on_purpose_stays_stopped_until_restarted(tmp_path):

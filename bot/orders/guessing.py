@@ -19,6 +19,7 @@ but refused such bursts of right requests: measured with tests/test_orders_concu
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -49,11 +50,28 @@ def keys_of(order_number: str, email: str, caller: Caller) -> Keys:
     number = normalize.order_number(order_number)
     if number is not None:
         keys["order_key"] = _digest("order", number)
-    if caller.client_ip and caller.client_ip.strip():
-        keys["ip_key"] = _digest("ip", caller.client_ip.strip())
+    client = client_key(caller.client_ip)
+    if client is not None:
+        keys["ip_key"] = _digest("ip", client)
     if caller.session and caller.session.strip():
         keys["session_key"] = _digest("session", caller.session.strip())
     return keys
+
+
+def client_key(client_ip: str | None) -> str | None:
+    """What a client address is counted under: an IPv4 address as it is, an IPv6 address
+    by its /64 (one subscriber's block: counting single addresses would let one attacker
+    try 2^64 times); None for anything that is not an address ("unknown", garbage), so
+    shoppers whose address is not known never share one count."""
+    try:
+        address = ipaddress.ip_address((client_ip or "").strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # ::ffff:1.2.3.4 is 1.2.3.4
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _lock(session: Session, keys: Keys) -> None:

@@ -166,6 +166,13 @@ class OrderService:
             session.flush()
             return view(record), True
 
+        # A repeat of a request already written (the same key and body, so the same proof
+        # of ownership) is answered before the guessing guard: a client asking again after
+        # a timeout must hear "done" even if the address was locked meanwhile.
+        with self.db.read() as session:
+            replayed = _replay(session, model, request.idempotency_key, digest, view)
+        if replayed is not None:
+            return replayed, False
         if self.guard.owner_check(request.order_number, request.email, caller, route) is None:
             raise NotFound()
         return self.db.write(step, deadline=caller.deadline)
