@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -620,6 +621,68 @@ def test_every_frame_type_is_rate_limited(offline, frame):
         limited = [a for a in answers if a.get("code") == "rate_limited"]
         assert limited and all(a["retry_after"] > 0 for a in limited)
         assert len(limited) < 60  # the first ones were served
+
+
+def test_start_over_drops_what_still_waited_for_rasa(offline, live):
+    """Kept while Rasa was down, then the shopper started over: the old message is kept in
+    the transcript (dropped) and never sent to Rasa nor answered into the new chat."""
+    with gateway(offline) as client, chat(client) as (ws, session):
+        say(ws, "How long does shipping take?")
+        until(ws, "error")
+        ws.send_json({"type": "restart"})
+        until(ws, "reset")
+        old = TranscriptStore(offline.database_url)
+    back = offline.model_copy(update={"rasa_url": live.settings.rasa_url})
+    with gateway(back) as client, chat(client, session["token"]) as (ws, again):
+        assert again["history"] == []
+        time.sleep(2.5)  # two rounds of the retry loop
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}  # nothing came before it
+    statuses = [
+        (m.role, m.status)
+        for conversation_id in {m.conversation_id for m in _all_messages(old)}
+        for m in old.history(conversation_id)
+    ]
+    assert statuses == [("shopper", "dropped")]
+
+
+def _all_messages(store: TranscriptStore) -> list[Any]:
+    from sqlalchemy import select
+
+    from bot.gateway.transcripts import chat_messages
+
+    with store._engine.connect() as conn:
+        return list(conn.execute(select(chat_messages)).all())
+
+
+@pytest.mark.parametrize("text", ["lone \ud83d surrogate", "nul \u0000 inside"])
+def test_text_no_database_stores_as_typed_is_stored_cleaned(settings, tmp_path, text):
+    from .orders_helpers import postgres_database
+
+    with postgres_database() as url:
+        s = gateway_settings(settings, tmp_path, database_url=url)
+        with gateway(s) as client, chat(client) as (ws, session):
+            ws.send_text(json.dumps({"type": "message", "id": "odd-1", "text": text}))
+            assert until(ws, "ack")[0]["id"] == "odd-1"
+        store = TranscriptStore(url)
+        [stored] = store.history(store.open_session(session["session_id"]).id)
+        assert "\x00" not in stored.text and stored.text.isprintable()
+
+
+def test_the_actions_get_the_shoppers_address_only_when_it_is_known(online, live):
+    """The order backend counts guesses per client: a shopper answered by the retry loop
+    after leaving (address unknown by then) must not share a bucket with every other."""
+    import asyncio
+
+    with gateway(online) as client, chat(client) as (ws, session):
+        say(ws, "hi")
+        bot_turn(ws)
+        conversation = TranscriptStore(online.database_url).open_session(session["session_id"])
+    tracker = asyncio.run(_rasa(live).tracker(conversation.id, events="ALL"))
+    [user] = [e for e in tracker["events"] if e["event"] == "user"]
+    assert user["metadata"]["client_ip"] == "testclient"
+    assert len(user["metadata"]["session"]) == 32
+    assert session["session_id"] not in json.dumps(tracker)
 
 
 def test_hello_sends_the_last_messages_and_older_ones_on_request(settings, tmp_path):

@@ -364,7 +364,8 @@
       else if (m.role === "system") el = m.text ? systemEl(m.text) : null;
       else if (custom.handoff) {
         el = systemEl(m.text || HANDOFF_TEXT);
-        if (!handoff) setHandoff({ state: "waiting", reason: custom.handoff.reason });
+        // An old hand-off (from history) says nothing about now: session.handoff does.
+        if (live && !handoff) setHandoff({ state: "waiting", reason: custom.handoff.reason });
       } else if (m.text || (m.buttons && m.buttons.length)) el = botEl(m);
       if (el) {
         target.append(el);
@@ -638,11 +639,22 @@
   };
 
   const onError = (f) => {
+    moreBtn.disabled = false; // a refused `history` request may be asked again
     const entry = f.id ? getOutbox().find((e) => e.id === f.id) : null;
     const msg = f.message || "Something went wrong.";
     const p = entry && pending.get(entry.id);
     // rate_limited: sent again when allowed; server_error: the server may not have
     // stored it, so it is sent again shortly (stored once: the id makes it so).
+    // A message the server keeps failing on is given up after 3 tries (with the reason
+    // shown), so it can't hold back the ones typed after it.
+    if (f.code === "server_error" && entry) entry.failures = (entry.failures || 0) + 1;
+    if (f.code === "server_error" && entry && entry.failures >= 3) {
+      dropFromOutbox(entry.id);
+      if (p) p.classList.add("knt-failed");
+      pending.delete(entry.id);
+      notice(msg, 12000, f.code);
+      return;
+    }
     if ((f.code === "rate_limited" || f.code === "server_error") && entry) {
       const wait = Math.max(1, Number(f.retry_after) || (f.code === "server_error" ? 3 : 5));
       entry.retryAt = Date.now() + wait * 1000;

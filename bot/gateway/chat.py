@@ -28,7 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from bot.gateway.dbthread import DbThread
 from bot.gateway.hub import Hub, send
 from bot.gateway.metrics import GatewayMetrics
-from bot.gateway.rasa_client import RasaClient, RasaFailed, RasaUnavailable
+from bot.gateway.rasa_client import RasaClient, RasaFailed, RasaTimedOut, RasaUnavailable
 from bot.gateway.ratelimit import RateLimiter
 from bot.gateway.tokens import InvalidToken, TokenSigner
 from bot.gateway.transcripts import Conversation, Message, TranscriptStore
@@ -50,6 +50,7 @@ CLOSE_TOO_MANY = 4429
 # Database ids fit in 63 bits; anything else a client sends as an id is a bad request.
 MAX_ID = 2**63 - 1
 RETRY_PAUSE_SECONDS = 0.5  # between tries of a message Rasa failed to answer
+MESSAGE_MARKER = "knt_message_id"  # the gateway's message id, in Rasa's metadata
 UNDERSTOOD = "Sorry, the chat sent something we didn't understand."
 # The button a failed message offers (the hand-off reason tells the staff why).
 FAILED_HANDOFF_PAYLOAD = '/human_handoff{"handoff_reason":"assistant_error"}'
@@ -75,6 +76,12 @@ def parse_frame(raw: str) -> dict[str, Any]:
     if not isinstance(frame, dict):
         raise ProtocolError(UNDERSTOOD)
     return frame
+
+
+def storable(text: str) -> str:
+    """`text` as every database can store it: a lone surrogate (JSON allows "\\ud83d"
+    alone) becomes "?" and NUL characters go (PostgreSQL refuses both)."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
 
 
 def as_id(value: object) -> int | None:
@@ -177,6 +184,14 @@ class ChatService:
             session_id = await self._hello(ws, ip)
             if session_id is None:
                 return
+            # Messages kept while the assistant was down are answered now.
+            try:
+                conversation = await self.db(self.store.current, session_id)
+                await self._answer_pending(session_id, conversation)
+            except Exception:
+                # They stay pending (the retry loop tries again); the chat goes on.
+                log.exception("answering the waiting messages of a reconnected chat failed")
+                await send(ws, {"type": "typing", "on": False})
             await self._loop(ws, session_id)
         except WebSocketDisconnect:
             pass
@@ -217,32 +232,32 @@ class ChatService:
         if session is None:
             token, session = self.signer.issue()
         conversation = await self.db(self.store.open_session, session.session_id)
-        # Under the conversation's lock, a reply being stored meanwhile (by the retry loop,
-        # or for another tab) is either in `history` or broadcast after the session frame.
-        async with self.hub.lock(conversation.id):
-            history, more = await self.db(
-                self.store.recent, conversation.id, self.settings.gateway_history_messages
-            )
-            handoff = await self.db(self.desk.queue.state, conversation.id)
-            self.hub.join(session.session_id, ws)
-            self._client_ip[session.session_id] = ip
-            await send(
-                ws,
-                {
-                    "type": "session",
-                    "token": token,
-                    "session_id": session.session_id,
-                    "renewed": notice is not None,
-                    "notice": notice,
-                    "history": [m.wire() for m in history],
-                    "more_history": more,
-                    "handoff": handoff.widget(),
-                    "limits": {"max_message_bytes": self.settings.gateway_max_message_bytes},
-                },
-            )
-        # Messages kept while the assistant was down are answered now (older ones than
-        # the history shown are found too: `pending` reads the database).
-        await self._answer_pending(session.session_id, conversation)
+        history, more = await self.db(
+            self.store.recent, conversation.id, self.settings.gateway_history_messages
+        )
+        handoff = await self.db(self.desk.queue.state, conversation.id)
+        await send(
+            ws,
+            {
+                "type": "session",
+                "token": token,
+                "session_id": session.session_id,
+                "renewed": notice is not None,
+                "notice": notice,
+                "history": [m.wire() for m in history],
+                "more_history": more,
+                "handoff": handoff.widget(),
+                "limits": {"max_message_bytes": self.settings.gateway_max_message_bytes},
+            },
+        )
+        # Joined only now, so no live frame comes before the session frame (which makes
+        # the widget start afresh); what was stored meanwhile is sent next (a message that
+        # is also broadcast arrives twice, and the widget keeps one: by id).
+        self.hub.join(session.session_id, ws)
+        self._client_ip[session.session_id] = ip
+        newest = history[-1].id if history else 0
+        for stored in await self.db(self.store.after, conversation.id, newest):
+            await send(ws, {"type": "message", "message": stored.wire()})
         return session.session_id
 
     async def _loop(self, ws: WebSocket, session_id: str) -> None:
@@ -362,11 +377,13 @@ class ChatService:
         if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
             raise ProtocolError("Sorry, that message could not be sent; please reload the page.")
         text = frame.get("text")
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not storable(text).strip():
             raise ProtocolError("Type a message first.")
+        text = storable(text)
         payload = frame.get("payload")
         if payload is not None and not isinstance(payload, str):
             raise ProtocolError("Sorry, that button could not be sent; please type your answer.")
+        payload = storable(payload) if payload is not None else None
 
         ip = client_ip(ws)
         wait = max(self.session_limits.retry_after(session_id), self.ip_limits.retry_after(ip))
@@ -462,7 +479,11 @@ class ChatService:
         (it was unreachable), once it is reachable again, whether or not the shopper is
         still connected (they see the answers when they come back)."""
         waiting = await self.db(self.store.waiting_conversations)
+        # Both must answer: Rasa answers [] while the action server is down, and each
+        # try would add a turn to Rasa's tracker.
         if not waiting or not await self.rasa.reachable():
+            return
+        if not await self.rasa.actions_reachable():
             return
         for session_id, conversation_id in waiting:
             conversation = await self.db(self.store.conversation, conversation_id)
@@ -508,9 +529,9 @@ class ChatService:
                 )
             return False
         except RasaFailed as exc:
-            log.error("message %s failed after %d tries: %s", message.id, self._attempts, exc)
+            log.error("message %s failed: %s", message.id, exc)
             self.metrics.failed.inc()
-            replies, status = [self._failed_reply()], "failed"
+            replies, status = [self._failed_reply(isinstance(exc, RasaTimedOut))], "failed"
         stored = await self.db(self.store.answer, message.id, replies, status)
         handoff_reason = None
         for bot_message in stored:
@@ -542,13 +563,31 @@ class ChatService:
     async def _ask_rasa(self, session_id: str, message: Message, text: str) -> list[dict[str, Any]]:
         """Rasa's replies, trying again (a bounded number of times) when it fails to answer.
         The metadata lets the actions limit ownership guesses per client (not per chat)."""
-        metadata = {
-            "client_ip": self._client_ip.get(session_id, "unknown"),
+        metadata: dict[str, Any] = {
             "session": hashlib.sha256(session_id.encode()).hexdigest()[:32],
+            # Finds this message's turn in Rasa's tracker after a timeout.
+            MESSAGE_MARKER: message.id,
         }
+        ip = self._client_ip.get(session_id)
+        if ip is not None and ip != "unknown":  # never one bucket shared by many shoppers
+            metadata["client_ip"] = ip
         for attempt in range(1, self._attempts + 1):
             try:
                 return await self.rasa.send(message.conversation_id, text, metadata)
+            except RasaTimedOut:
+                # Rasa may still be running the turn (an action's write, say): never send it
+                # again unless Rasa's tracker shows it never took the message.
+                state, replies = await self.rasa.turn_replies(
+                    message.conversation_id,
+                    MESSAGE_MARKER,
+                    message.id,
+                    self.settings.gateway_rasa_timeout_seconds,
+                )
+                if state == "finished" and replies:
+                    return replies
+                if state == "unfinished" or attempt == self._attempts:
+                    raise
+                log.warning("message %s, try %d: Rasa timed out (%s)", message.id, attempt, state)
             except RasaFailed as exc:
                 if attempt == self._attempts:
                     raise
@@ -556,12 +595,20 @@ class ChatService:
                 await asyncio.sleep(RETRY_PAUSE_SECONDS)
         raise AssertionError("unreachable")
 
-    def _failed_reply(self) -> dict[str, Any]:
+    def _failed_reply(self, timed_out: bool) -> dict[str, Any]:
         """What the shopper sees for a message Rasa could not answer: said plainly, with a
-        person offered (the button's payload is allowed: it is offered here)."""
+        person offered (the button's payload is allowed: it is offered here). After a
+        timeout the turn may still have done something: nothing is claimed either way."""
+        text = (
+            "Sorry, that is taking us far too long and I can't give you an answer. If you had "
+            "confirmed a request, please don't send it again: a person from our team can "
+            "check whether it went through."
+            if timed_out
+            else "Sorry, something went wrong on our side and I couldn't answer that message. "
+            "You can try saying it another way, or talk to a person from our team."
+        )
         return {
-            "text": "Sorry, something went wrong on our side and I couldn't answer that "
-            "message. You can try saying it another way, or talk to a person from our team.",
+            "text": text,
             "buttons": [{"title": "Talk to a person", "payload": FAILED_HANDOFF_PAYLOAD}],
             "custom": {"failed": True},
         }

@@ -4,6 +4,8 @@ conversation and to read its slots."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -52,7 +54,7 @@ class RasaClient:
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise RasaUnavailable(f"cannot reach Rasa: {type(exc).__name__}") from exc
         except httpx.TimeoutException as exc:
-            raise RasaFailed(f"Rasa did not answer in time ({type(exc).__name__})") from exc
+            raise RasaTimedOut(f"Rasa did not answer in time ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             # The connection broke mid-request: Rasa went away (or is restarting).
             raise RasaUnavailable(f"lost the connection to Rasa: {type(exc).__name__}") from exc
@@ -72,6 +74,29 @@ class RasaClient:
                 raise RasaUnavailable("Rasa replied with nothing: the action server is down")
             raise RasaFailed("Rasa replied with no message (an action failed?)")
         return replies
+
+    async def turn_replies(
+        self, sender_id: str, marker: str, value: int, wait: float
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """After a timed-out send, what became of the message whose metadata[marker] ==
+        value, read from Rasa's tracker for up to `wait` seconds: ("finished", the bot's
+        replies), ("absent", []) when Rasa never logged it (sending it again is safe), or
+        ("unfinished", []) (sending it again would run the turn twice)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                events = (await self.tracker(sender_id, events="AFTER_RESTART")).get("events")
+            except RasaUnavailable:
+                events = None
+            if isinstance(events, list):
+                turn = _turn(events, marker, value)
+                if turn is None:
+                    return "absent", []
+                if turn[0]:
+                    return "finished", turn[1]
+            if time.monotonic() >= deadline:
+                return "unfinished", []
+            await asyncio.sleep(1.0)
 
     async def actions_reachable(self) -> bool:
         if not self._action_health:
@@ -117,12 +142,13 @@ class RasaClient:
     async def resume(self, sender_id: str) -> None:
         await self._events(sender_id, [{"event": "resume"}])
 
-    async def tracker(self, sender_id: str) -> dict[str, Any]:
-        """The conversation's tracker without its events (slots, latest message, paused)."""
+    async def tracker(self, sender_id: str, events: str = "NONE") -> dict[str, Any]:
+        """The conversation's tracker (by default without its events: slots, latest
+        message, paused)."""
         try:
             r = await self._http.get(
                 self._api(sender_id, "tracker"),
-                params={"include_events": "NONE"},
+                params={"include_events": events},
                 headers=self._api_headers,
                 timeout=5,
             )
@@ -141,3 +167,39 @@ class RasaClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+class RasaTimedOut(RasaFailed):
+    """Rasa took the message but did not answer in time: it may still be working on it."""
+
+
+def _turn(events: list[Any], marker: str, value: int) -> tuple[bool, list[dict[str, Any]]] | None:
+    """(finished, the bot's replies) of the turn that began with the user event carrying
+    metadata[marker] == value; None if there is no such event."""
+    start = None
+    for i, event in enumerate(events):
+        if (
+            isinstance(event, dict)
+            and event.get("event") == "user"
+            and (event.get("metadata") or {}).get(marker) == value
+        ):
+            start = i
+    if start is None:
+        return None
+    replies: list[dict[str, Any]] = []
+    for event in events[start + 1 :]:
+        kind = event.get("event") if isinstance(event, dict) else None
+        if kind == "user":
+            return True, replies
+        if kind == "bot":
+            data = event.get("data") or {}
+            replies.append(
+                {
+                    "text": event.get("text"),
+                    "buttons": data.get("buttons") or [],
+                    "custom": data.get("custom"),
+                }
+            )
+        if kind == "action" and event.get("name") == "action_listen":
+            return True, replies
+    return False, replies

@@ -83,7 +83,8 @@ chat_messages = Table(
     Column("buttons", JSON, nullable=True),
     Column("custom", JSON, nullable=True),
     # shopper: pending (for Rasa) | answered | failed (Rasa could not answer it; the shopper
-    # was told) | agent (for the agent; never sent to Rasa)
+    # was told) | agent (for the agent; never sent to Rasa) | dropped (still waiting when
+    # the shopper started over: kept, never sent)
     Column("status", String(16), nullable=True),
     Column("feedback", String(8), nullable=True),  # bot: up | down
     Column("feedback_at", DateTime(timezone=True), nullable=True),
@@ -288,6 +289,12 @@ class TranscriptStore:
                 .where(chat_conversations.c.id == old)
                 .values(ended_at=now)
             )
+            # The shopper started over: what still waited for Rasa is kept, never sent.
+            conn.execute(
+                update(chat_messages)
+                .where(chat_messages.c.conversation_id == old, chat_messages.c.status == "pending")
+                .values(status="dropped")
+            )
             conn.execute(
                 insert(chat_conversations).values(
                     id=conversation_id, session_id=session_id, created_at=now
@@ -310,6 +317,19 @@ class TranscriptStore:
             ).all()
         return [_message(r) for r in rows]
 
+    def after(self, conversation_id: str, message_id: int) -> list[Message]:
+        """The conversation's messages newer than `message_id`, oldest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(chat_messages)
+                .where(
+                    chat_messages.c.conversation_id == conversation_id,
+                    chat_messages.c.id > message_id,
+                )
+                .order_by(chat_messages.c.id)
+            ).all()
+        return [_message(r) for r in rows]
+
     def recent(
         self, conversation_id: str, limit: int, before: int | None = None
     ) -> tuple[list[Message], bool]:
@@ -323,12 +343,16 @@ class TranscriptStore:
         return [_message(r) for r in reversed(rows[:limit])], len(rows) > limit
 
     def waiting_conversations(self) -> list[tuple[str, str]]:
-        """(session id, conversation id) of every conversation with a message still
+        """(session id, conversation id) of every open conversation with a message still
         waiting for Rasa: answered when Rasa is back, even if the shopper left."""
         with self._engine.connect() as conn:
             rows = conn.execute(
                 select(chat_messages.c.session_id, chat_messages.c.conversation_id)
-                .where(chat_messages.c.status == "pending")
+                .join(
+                    chat_conversations,
+                    chat_conversations.c.id == chat_messages.c.conversation_id,
+                )
+                .where(chat_messages.c.status == "pending", chat_conversations.c.ended_at.is_(None))
                 .distinct()
             ).all()
         return [(r.session_id, r.conversation_id) for r in rows]
