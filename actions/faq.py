@@ -62,6 +62,13 @@ class ActionAnswerFaq(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if latest_intent(tracker) == "affirm":
+            # Imported here: order_requests imports this module (through order_forms).
+            from actions.order_requests import finish_lost_submit
+
+            lost = await finish_lost_submit(dispatcher, tracker, domain)
+            if lost is not None:
+                return lost
         question = latest_text(tracker)
         if is_terse(latest_intent(tracker), question):
             dispatcher.utter_message(response="utter_how_can_i_help")

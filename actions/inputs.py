@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import date
 from typing import Any
 
@@ -112,6 +112,36 @@ def shopper(tracker: Any) -> Shopper:
         session=clean_text(metadata.get("session"), 128) or None,
         conversation=clean_text(sender, 100) or None,
     )
+
+
+def active_form(tracker: Any) -> str | None:
+    """The form running now (Rasa's active loop), or None."""
+    loop = getattr(tracker, "active_loop", None)
+    name = loop.get("name") if isinstance(loop, dict) else None
+    return clean_text(name, 100) or None
+
+
+def last_form(tracker: Any) -> str | None:
+    """The form started last in this conversation (running or not), from its events."""
+    events = getattr(tracker, "events", None)
+    for event in reversed(events if isinstance(events, list) else []):
+        if not isinstance(event, dict) or event.get("event") != "active_loop":
+            continue
+        if name := clean_text(event.get("name"), 100):
+            return name
+    return None
+
+
+def drop_candidates(tracker: Any, names: Collection[str]) -> None:
+    """Take `names` out of the slot values a form asks its validation action to check
+    (`Tracker.slots_to_validate()`: the slot events at the end of the tracker's events)."""
+    events = getattr(tracker, "events", None)
+    if not isinstance(events, list):
+        return
+    start = len(events)
+    while start and isinstance(last := events[start - 1], dict) and last.get("event") == "slot":
+        start -= 1
+    events[start:] = [e for e in events[start:] if e.get("name") not in names]
 
 
 # --- the verified order, as the actions keep it in the `order_facts` slot ---------------

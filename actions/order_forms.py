@@ -24,9 +24,11 @@ from rasa_sdk.types import DomainDict
 
 from actions.faq import answer_digression
 from actions.inputs import (
+    active_form,
     ascii_digits,
     chosen_item,
     clean_text,
+    drop_candidates,
     facts,
     latest_intent,
     latest_text,
@@ -61,6 +63,18 @@ BACKEND_DOWN = (
 
 # What the shopper is told, and what is forgotten, when the backend refuses to check.
 FORGET_VERIFICATION = dict.fromkeys((*VERIFICATION_SLOTS, "order_number", "email", "order_item"))
+# What one request collects and decides: forgotten when it is submitted (the submit
+# actions) and when a new one starts (the verified order stays for the next request).
+REQUEST_SLOTS = (
+    "order_item",
+    "return_kind",
+    "return_reason",
+    "exchange_size",
+    "change_attribute",
+    "change_value",
+    "confirm",
+    "request_blocked",
+)
 
 
 def order_number_of(value: Any) -> str | None:
@@ -127,16 +141,22 @@ class OrderFormValidation(FormValidationAction, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events: list[EventType] = []
+        if active_form(tracker) != self.form_name():
+            # The form starts: a new request. Nothing of the previous one counts, least of
+            # all a "yes" whose submit never finished (the action server died in it): it
+            # would submit this request before the shopper saw "To confirm".
+            events = [SlotSet(s, None) for s in REQUEST_SLOTS]
+            drop_candidates(tracker, REQUEST_SLOTS)
         if tracker.get_slot("verified_at") is not None and not is_verified(tracker):
             # Verified too long ago: ask again rather than trust a stale proof.
-            events = [SlotSet(s, None) for s in (*VERIFICATION_SLOTS, "order_number", "email")]
+            events += [SlotSet(s, None) for s in (*VERIFICATION_SLOTS, "order_number", "email")]
         elif is_verified(tracker) and tracker.get_slot("requested_slot") is None:
             # A new request on the order verified earlier in this conversation: fresh facts
             # from the backend and the same pre-checks as after verification. (Another
             # order number in the message is validate_order_number's case: verify it.)
             incoming = order_number_of(tracker.slots_to_validate().get("order_number"))
             if incoming in (None, text_slot(tracker, "verified_order")):
-                events = [SlotSet(k, v) for k, v in (await self._refresh(tracker)).items()]
+                events += [SlotSet(k, v) for k, v in (await self._refresh(tracker)).items()]
         # Into the slots only, not the events: what the bot decided is not an answer of
         # the shopper's to validate (and "KNT-... doesn't look like an order number" for
         # a slot the bot just cleared would be nonsense).

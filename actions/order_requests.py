@@ -18,8 +18,14 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.inputs import chosen_item, facts, shopper, text_slot
-from actions.order_forms import ATTRIBUTE_NAMES, BACKEND_DOWN, FORGET_VERIFICATION, verified_email
+from actions.inputs import active_form, chosen_item, facts, last_form, shopper, text_slot
+from actions.order_forms import (
+    ATTRIBUTE_NAMES,
+    BACKEND_DOWN,
+    FORGET_VERIFICATION,
+    REQUEST_SLOTS,
+    verified_email,
+)
 from actions.replies import hand_off, talk_to_person
 from bot import services
 from bot.order_client import (
@@ -40,21 +46,10 @@ from bot.order_rules_text import explain
 
 log = logging.getLogger(__name__)
 
-FLOW_SLOTS = (
-    "order_item",
-    "return_kind",
-    "return_reason",
-    "exchange_size",
-    "change_attribute",
-    "change_value",
-    "confirm",
-    "request_blocked",
-)
-
 
 def reset_flow() -> list[EventType]:
     """Forget the finished request; keep the verified order for the next one."""
-    return [SlotSet(slot, None) for slot in FLOW_SLOTS]
+    return [SlotSet(slot, None) for slot in REQUEST_SLOTS]
 
 
 def idempotency_key(tracker: Tracker, kind: str, *parts: Any) -> str:
@@ -270,3 +265,35 @@ class ActionSubmitCancel(Action):
             )
             events.append(SlotSet("order_facts", {**facts(tracker), "status": "cancelled"}))
         return events + failed
+
+
+# The submit action each request's form ends in.
+SUBMITS: dict[str, type[Action]] = {
+    "return_form": ActionSubmitReturn,
+    "change_form": ActionSubmitChange,
+    "cancel_form": ActionSubmitCancel,
+}
+
+
+async def finish_lost_submit(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+) -> list[EventType] | None:
+    """The submit the shopper said "yes" to, run again when they say "yes" again after it
+    was lost; None when no submit was lost.
+
+    A form's "yes" ends the form and runs its submit, which always forgets the request
+    (reset_flow). When the action server dies during the submit, Rasa drops the submit's
+    events and says nothing, so the request's slots and confirm="yes" stay while no form
+    runs; the gateway sends the "yes" again once the action server is back (or the shopper
+    says it again). The same submit sends the same idempotency key: the backend answers with
+    the record it made (or makes it now, or says why it can't), so the shopper hears
+    "Done: ..." with the reference that was stored, never "How can I help?" and then, when
+    they ask again, that the order "has already used" its change."""
+    if active_form(tracker) is not None or text_slot(tracker, "confirm", 10) != "yes":
+        return None
+    submit = SUBMITS.get(last_form(tracker) or "")
+    if submit is None:
+        return None
+    log.warning("running %s again: its outcome never reached the shopper", submit().name())
+    events: list[EventType] = await submit().run(dispatcher, tracker, domain)
+    return events

@@ -232,7 +232,8 @@ def situations(draw: st.DrawFn, name: str, real_facts: list[dict[str, Any]]) -> 
         slots["verified_at"] = time.time() + offset
     if "order_facts" not in slots and draw(st.booleans()):
         slots["order_facts"] = draw(facts_values(real_facts))
-    form = own_form or draw(st.sampled_from([None, *FORMS]))
+    # A form's validation runs inside it, or at its start (no form active yet).
+    form = draw(st.sampled_from([own_form, None] if own_form else [None, *FORMS]))
     if form:
         slots["requested_slot"] = draw(st.one_of(st.sampled_from(FORMS[form]), anything))
     just_set = {}
@@ -265,7 +266,7 @@ def situations(draw: st.DrawFn, name: str, real_facts: list[dict[str, Any]]) -> 
             anything,
         )
     )
-    return tracker(
+    t = tracker(
         text=draw(st.one_of(text_values, anything), label="text"),
         intent=draw(
             st.one_of(st.sampled_from([*DOMAIN["intents"], "", "nonsense"]), anything),
@@ -280,6 +281,20 @@ def situations(draw: st.DrawFn, name: str, real_facts: list[dict[str, Any]]) -> 
         metadata=metadata,
         entities=entities,
     )
+    # Forms that ran earlier in the conversation (the last one's submit may have been lost).
+    t.events[:0] = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "event": st.just("active_loop"),
+                    "name": st.one_of(st.none(), st.sampled_from(list(FORMS)), anything),
+                }
+            ),
+            max_size=2,
+        ),
+        label="earlier forms",
+    )
+    return t
 
 
 # --- what Rasa accepts back ----------------------------------------------------------------

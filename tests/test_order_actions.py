@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from actions.faq import ActionAnswerFaq
 from actions.order_asks import ActionAskConfirm
 from actions.order_forms import NOT_VERIFIED, ValidateCancelForm, ValidateChangeForm
 from actions.order_requests import ActionOrderStatus, ActionSubmitCancel, ActionSubmitReturn
@@ -368,3 +369,87 @@ async def test_a_stale_verification_is_asked_again_without_nonsense(env):
     assert slots["verified_order"] is None and slots["order_number"] is None
     assert slots["requested_slot"] == "order_number"
     assert messages == []  # no "that doesn't look like an order number" for a slot we cleared
+
+
+# --- a submit whose outcome was lost (the action server died in it) ---------------------
+
+
+async def test_a_new_request_forgets_the_previous_ones_yes_and_asks_to_confirm_again(env):
+    """A "yes" left behind by a submit that never finished must not submit the next
+    request unasked: at the form's start (Rasa sends every filled slot as a candidate)
+    the previous request's slots are cleared and "confirm" is asked."""
+    number, email = new_order(env)
+    left = {
+        **verified(number, email),
+        "confirm": "yes",
+        "change_attribute": "metal",
+        "change_value": "rose gold",
+        "request_blocked": "backend_down",
+    }
+    slots, messages = await run(
+        ValidateCancelForm(),
+        tracker(
+            "please cancel my order",
+            "cancel_order",
+            slots=left,
+            just_set={"order_number": number, "email": email, "confirm": "yes"},
+        ),
+    )
+    assert messages == []
+    # Cleared, so the form asks for it (Rasa asks the first required slot that is empty).
+    for slot in ("confirm", "change_attribute", "change_value", "request_blocked"):
+        assert slots[slot] is None, slot
+    assert slots["order_facts"]["order_number"] == number  # the verified order stays
+    # Inside the form, the shopper's own "yes" is the answer, as before.
+    slots, _ = await run(
+        ValidateCancelForm(),
+        tracker(
+            "yes",
+            "affirm",
+            slots={**verified(number, email), "requested_slot": "confirm"},
+            just_set={"confirm": "yes"},
+            form="cancel_form",
+        ),
+    )
+    assert slots["confirm"] == "yes"
+
+
+def after_form(t: Any, form: str) -> Any:
+    """`t` with the events of `form` having run and ended before its latest message."""
+    t.events[:0] = [
+        {"event": "active_loop", "name": form},
+        {"event": "active_loop", "name": None},
+    ]
+    return t
+
+
+async def test_yes_again_after_a_lost_submit_tells_the_request_that_was_stored(env, backend):
+    number, email = new_order(env)
+    state = {**verified(number, email), "confirm": "yes"}
+    # The submit wrote the cancellation, but its answer and events never reached Rasa.
+    _, lost = await run(ActionSubmitCancel(), tracker(slots=state, sender="lost-1"))
+    reference = texts(lost).partition("(reference ")[2].rstrip(").")
+    assert reference.startswith("CXL-")
+    # The gateway sends the "yes" again: no form runs, the slots still say "yes".
+    slots, messages = await run(
+        ActionAnswerFaq(),
+        after_form(tracker("yes", "affirm", slots=state, sender="lost-1"), "cancel_form"),
+    )
+    assert f"order {number} is cancelled (reference {reference})" in texts(messages)
+    assert slots["confirm"] is None
+    assert cancellations(backend, number) == 1
+    # Once told, a "yes" is just a "yes".
+    _, messages = await run(
+        ActionAnswerFaq(),
+        after_form(tracker("yes", "affirm", slots=verified(number, email)), "cancel_form"),
+    )
+    assert [m.get("response") for m in messages] == ["utter_how_can_i_help"]
+
+
+async def test_yes_again_after_a_submit_that_never_reached_the_backend_makes_it_once(env, backend):
+    number, email = new_order(env)
+    state = {**verified(number, email), "confirm": "yes"}
+    t = after_form(tracker("yes", "affirm", slots=state, sender="lost-2"), "cancel_form")
+    _, messages = await run(ActionAnswerFaq(), t)
+    assert f"order {number} is cancelled (reference CXL-" in texts(messages)
+    assert cancellations(backend, number) == 1
