@@ -11,11 +11,12 @@ asking again when told the order system could not be reached).
 
 Then, from the databases: every shopper message stored once (0 lost, 0 doubled), every one
 answered once (answered, or failed with the notice: reported), every request stored once
-and the reference the bot gave is the one stored; "nothing has been submitted" only when
-nothing had been. The supervisor restarted each killed process once per kill. After the
-Rasa kill the next reply comes within Rasa's restart time (kill to ready, as the supervisor
-saw it) + 2 s. On SQLite, and on PostgreSQL (app, order and Rasa tracker databases; Rasa's
-lock store in Redis)."""
+and confirmed to the shopper with the reference stored (also the one whose submit died
+with the action server: the "yes" sent again gets its "Done"); "nothing has been
+submitted" only when nothing had been. The supervisor restarted each killed process once
+per kill. After the Rasa kill the next reply comes within Rasa's restart time (kill to
+ready, as the supervisor saw it) + 2 s. On SQLite, and on PostgreSQL (app, order and Rasa
+tracker databases; Rasa's lock store in Redis)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ FLOWS = (
 )
 
 # Told that the request exists already (it was made on an earlier try whose answer the
-# shopper never saw): the end of the flow too, if the database has exactly one.
+# shopper never saw): the flow ends there, and the test fails (never confirmed).
 ALREADY = {
     "cancel": "is already cancelled",
     "return": "already an open return",
@@ -251,7 +252,7 @@ def check_stored(running: Assistant, run: FlowRun, counts: Counts) -> None:
     assert len(stored) == 1, f"{flow.kind} of {flow.order}: {stored} stored"
     reference, made = stored[0]
     if run.outcome == "confirmed":
-        assert reference in run.last, (reference, run.last)
+        assert reference in run.last, (reference, run.last)  # the one stored
     # Honest writes: "nothing has been submitted" only when nothing had been.
     for turn in run.turns:
         if "nothing has been submitted" in turn.reply_text:
@@ -326,6 +327,8 @@ def test_kill_9_of_any_process_loses_and_doubles_nothing(
         print(counts_table(runs, counts))
         assert counts.sent == counts.stored == counts.answered + counts.failed
         assert counts.writes == len(FLOWS)
+        # Every request made was confirmed to its shopper ("Done" with its reference).
+        assert counts.confirmed == len(FLOWS), [(r.flow.kind, r.outcome, r.last) for r in runs]
 
         # The supervisor restarted each killed process, once per kill, and nothing else.
         running.wait_until_back()
