@@ -210,6 +210,13 @@ class OrderClient:
                     if maybe_written:
                         break
                     raise
+                except OrderBackendUnavailable as exc:
+                    # A 401/403/422 (a rotated token, a proxy's refusal) says nothing about
+                    # an earlier attempt either: never "not submitted" after one that may
+                    # have been written.
+                    if maybe_written:
+                        raise WriteOutcomeUnknown(str(exc)) from exc
+                    raise
             last = f"order backend answered {r.status_code}: {r.text[:200]}"
             # A 503 with the write deadline's reason was rolled back; any other server
             # error may have happened after the commit.
