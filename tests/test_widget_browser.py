@@ -166,6 +166,37 @@ def test_reload_shows_the_history_with_its_feedback(shop: Any) -> None:
     assert shop.evaluate("localStorage.getItem('knt-chat:token')")
 
 
+def test_a_long_conversation_loads_its_older_messages_on_request(
+    shop: Any, live_gateway: Any
+) -> None:
+    """The gateway sends the last GATEWAY_HISTORY_MESSAGES (50); older ones come when the
+    shopper asks, above what is shown, without losing the reader's place."""
+    from bot.gateway.tokens import TokenSigner
+    from bot.gateway.transcripts import TranscriptStore
+
+    open_chat(shop)
+    say(shop, "do you ship with fedex or ups")
+    bot_says(shop, "3 to 5 weeks")
+    settings = live_gateway.settings
+    token = shop.evaluate("localStorage.getItem('knt-chat:token')")
+    session = TokenSigner(settings.gateway_secret.get_secret_value(), 3600).verify(token)
+    store = TranscriptStore(settings.database_url)
+    conversation = store.current(session.session_id)
+    for n in range(60):
+        store.add_shopper(conversation, f"older-{n}", f"note {n}", f"note {n}", status="answered")
+    shop.reload()
+    more = shop.locator(".knt-more")
+    more.wait_for(state="visible")
+    shop.locator(".knt-shopper .knt-bubble", has_text="note 59").wait_for()
+    assert shop.locator(".knt-msg").count() == settings.gateway_history_messages
+    more.click()
+    shop.locator(".knt-shopper .knt-bubble", has_text="do you ship with fedex or ups").wait_for()
+    assert shop.locator(".knt-msg").count() == 62  # all of them, once each
+    assert more.is_hidden()
+    texts = shop.locator(".knt-shopper .knt-bubble").all_inner_texts()
+    assert texts[0] == "do you ship with fedex or ups" and texts[-1] == "note 59"
+
+
 def test_keyboard_only(shop: Any) -> None:
     for _ in range(60):  # Tab through the storefront until the launcher has the focus
         shop.keyboard.press("Tab")
