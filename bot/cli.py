@@ -331,7 +331,7 @@ def run(
         if not _staff_accounts_exist(settings):
             print(
                 "No staff account yet: add one for the console with\n"
-                "  .venv/bin/bot staff add you@example.com --name 'Your Name'\n"
+                "  ENVIRONMENT=local .venv/bin/bot staff add you@example.com --name 'Your Name'\n"
             )
         if chat:
             _chat_loop(settings)
@@ -390,7 +390,21 @@ def _chat_loop(settings: Settings) -> None:
 
 
 def main() -> None:
-    app()
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except ValidationError as exc:
+        # Settings that can't be used (e.g. ENVIRONMENT unset with the development secrets):
+        # the message says what to change; a traceback would only hide it.
+        raise SystemExit(f"bot: {_settings_problem(exc)}") from None
+
+
+def _settings_problem(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(str(e.get("msg", e)) for e in errors())
+    return str(exc)
 
 
 if __name__ == "__main__":

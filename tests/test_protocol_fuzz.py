@@ -49,10 +49,7 @@ KNOWN_TYPES = {"hello", "message", "feedback", "restart", "ping", "typing", "con
 # What this suite found that the gateway does not handle yet. While a key is here, the
 # fuzzer does not generate that kind of frame and its edge case below is a strict xfail:
 # delete the key when the gateway is fixed (the xfail then fails as XPASS until you do).
-KNOWN_FAILURES = {
-    "over 64 KiB": "a frame over uvicorn's ws_max_size (64 KiB), e.g. '[' * 100000, closes "
-    "the socket with 1009 instead of a too_large error",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 # --- the gateway under test -------------------------------------------------------------

@@ -9,6 +9,8 @@ from bot.settings import Settings
 from bot.staff.nlp import full_pipeline
 from bot.staff.redact import install_log_redaction
 
+WS_MAX_FRAME_BYTES = 1024 * 1024
+
 
 def main() -> None:
     settings = Settings()
@@ -22,8 +24,10 @@ def main() -> None:
         # X-Forwarded-For, trusted only from these addresses.
         proxy_headers=True,
         forwarded_allow_ips=settings.gateway_forwarded_allow_ips,
-        # Frames far above the message cap are refused by the protocol layer already.
-        ws_max_size=64 * 1024,
+        # Frames up to this size get a `too_large` answer from the gateway on a socket that
+        # stays open (the cap on a message is GATEWAY_MAX_MESSAGE_BYTES); beyond it the
+        # WebSocket layer closes with 1009 before the gateway sees the frame.
+        ws_max_size=WS_MAX_FRAME_BYTES,
         log_level="info",
     )
 
