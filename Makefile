@@ -80,13 +80,14 @@ format: $(VENV)/.installed ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix bot tests bench actions rasa_runtime
 	$(VENV)/bin/ruff format bot tests bench actions rasa_runtime
 
-bench: install train ## Benchmarks: FAQ, NLU cross-validation, Rasa end to end, load, staff console
+bench: install train ## Benchmarks: FAQ, NLU cross-validation, Rasa end to end, load, staff console, tracker store
 	$(BOT) faq eval
 	$(PY) bench/faq_latency.py
 	$(PY) bench/staff_suggest.py
 	$(PY) bench/rasa_e2e.py
 	$(PY) bench/load.py
 	$(PY) bench/handoff_latency.py
+	$(PY) bench/tracker_store.py
 	$(PY) bench/nlu_cv.py
 	$(PY) bench/train_time.py
 

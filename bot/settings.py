@@ -161,7 +161,9 @@ class Settings(BaseSettings):
         900, description="Close a widget connection after this long without a message."
     )
     gateway_rasa_timeout_seconds: float = Field(
-        30, description="Give up on a Rasa reply after this long (the message is kept)."
+        30,
+        description="Wait this long for Rasa's reply; then read its tracker (never send the "
+        "message again while its turn may still run) before telling the shopper.",
     )
     gateway_max_connections_per_ip: int = Field(
         20, description="Open widget connections one IP address may hold."
