@@ -28,14 +28,7 @@ class Live:
     supervisor: Supervisor
 
     def say(self, sender: str, text: str) -> list[dict[str, Any]]:
-        r = httpx.post(
-            f"{self.settings.rasa_url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": text},
-            timeout=60,
-        )
-        r.raise_for_status()
-        replies: list[dict[str, Any]] = r.json()
-        return replies
+        return rasa_say(self.settings, sender, text)
 
     @property
     def url(self) -> str:
@@ -47,6 +40,29 @@ class Live:
 
     def start_orders(self) -> None:
         self.supervisor.restart(stack.order_backend(self.settings))
+
+
+def rasa_say(settings: Settings, sender: str, text: str) -> list[dict[str, Any]]:
+    """Rasa's replies to `text` from `sender`, through its REST channel."""
+    r = httpx.post(
+        f"{settings.rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text},
+        timeout=60,
+    )
+    r.raise_for_status()
+    replies: list[dict[str, Any]] = r.json()
+    return replies
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to a server's process group (its workers too), SIGKILL if slow."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def texts(replies: list[dict[str, Any]]) -> str:
@@ -94,10 +110,4 @@ def gateway_process(settings: Settings, log: Path) -> Iterator[str]:
                 time.sleep(0.3)
         yield url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ import pytest
 
 from bot.settings import PROJECT_ROOT
 from bot.supervisor import free_port
+
+from .live import stop_group
 
 TOKEN = secrets.token_hex(32)
 
@@ -62,18 +63,7 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActionSe
         _wait_healthy(server, proc)
         yield server
     finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's process group (its Sanic workers too), SIGKILL if slow."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
 
 def _wait_healthy(server: ActionServer, proc: subprocess.Popen[bytes]) -> None:

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-import httpx
 import pytest
 
 from bot import stack
 from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import port_in_use
+
+from .live import rasa_say
 
 pytestmark = pytest.mark.slow
 
@@ -87,14 +88,7 @@ class Running:
         return [s.orders_port, s.action_server_port, urlparse(s.rasa_url).port or 0, s.gateway_port]
 
     def say(self, sender: str, text: str) -> list[dict[str, Any]]:
-        r = httpx.post(
-            f"{self.settings.rasa_url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": text},
-            timeout=60,
-        )
-        r.raise_for_status()
-        replies: list[dict[str, Any]] = r.json()
-        return replies
+        return rasa_say(self.settings, sender, text)
 
     def tail(self) -> str:
         return "\n".join(self.output.read_text(errors="replace").splitlines()[-40:])

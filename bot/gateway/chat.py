@@ -312,16 +312,8 @@ class ChatService:
             }.get(kind if isinstance(kind, str) else "")
             if handler is None:
                 raise ProtocolError(UNDERSTOOD)
-            wait = self.frame_limits.retry_after(session_id)
-            if wait > 0:
-                await self._refuse(
-                    ws,
-                    "rate_limited",
-                    f"Please wait {max(1, round(wait))} s before trying again.",
-                    retry_after=round(wait, 1),
-                )
+            if await self._over_limit(ws, self.frame_limits, session_id):
                 return None
-            self.frame_limits.take(session_id)
             await handler(ws, session_id, frame)
             return str(kind)
         except ProtocolError as exc:
@@ -366,6 +358,20 @@ class ChatService:
             },
         )
 
+    async def _over_limit(self, ws: WebSocket, limits: RateLimiter, key: str) -> bool:
+        """Take one from `key`'s bucket; if it is empty, say so and when to try again."""
+        wait = limits.retry_after(key)
+        if wait <= 0:
+            limits.take(key)
+            return False
+        await self._refuse(
+            ws,
+            "rate_limited",
+            f"Please wait {max(1, round(wait))} s before trying again.",
+            retry_after=max(0.1, round(wait, 1)),
+        )
+        return True
+
     async def _refuse(self, ws: WebSocket, code: str, message: str, **extra: Any) -> None:
         """Tell the shopper why a frame was not taken (and count it)."""
         self.metrics.rejected.labels(code).inc()
@@ -394,7 +400,7 @@ class ChatService:
                 f"You're sending messages faster than we can answer; yours goes out in "
                 f"{max(1, round(wait))} s.",
                 id=client_id,
-                retry_after=round(wait, 1),
+                retry_after=max(0.1, round(wait, 1)),
             )
             return
         self.session_limits.take(session_id)
@@ -649,16 +655,9 @@ class ChatService:
         email = frame.get("email")
         if not isinstance(email, str):
             raise ProtocolError("Please type your e-mail address.")
-        wait = self.session_limits.retry_after(session_id)
-        if wait > 0:
-            await self._refuse(
-                ws,
-                "rate_limited",
-                f"Please wait {max(1, round(wait))} s before trying again.",
-                retry_after=round(wait, 1),
-            )
+        # A stored address notifies the team: as scarce as messages.
+        if await self._over_limit(ws, self.session_limits, session_id):
             return
-        self.session_limits.take(session_id)
         conversation = await self.db(self.store.current, session_id)
         try:
             await self.desk.leave_contact(conversation.id, email)
