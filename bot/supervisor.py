@@ -206,6 +206,7 @@ class Supervisor:
                     target=self._pump, args=(spec.name, proc, log), daemon=True
                 ).start()
             child.proc = proc
+            child.spawn_error = None
             child.state = "restarting"
             self.procs[spec.name] = proc
             self._write_state()
@@ -290,7 +291,6 @@ class Supervisor:
                     # of these with a clear message instead of a dead watcher.
                     child.spawn_error = f"{type(exc).__name__}: {exc}"
                     continue
-                child.spawn_error = None
                 restarted = child.proc
             self._await_restart(child, restarted)
 

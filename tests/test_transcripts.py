@@ -32,6 +32,18 @@ def test_a_session_keeps_its_conversation_until_it_starts_over(store):
     assert [m.text for m in store.history(first.id)] == ["hello", "Hi! How can I help?"]
 
 
+def test_starting_over_drops_what_waits_and_a_late_answer_to_it_is_not_stored(store):
+    conversation = store.open_session("s3")
+    waiting, _ = store.add_shopper(conversation, "w1", "is it insured?", "is it insured?")
+    assert store.waiting_conversations() == [("s3", conversation.id)]
+    store.restart("s3")  # while Rasa was still answering it
+    assert store.waiting_conversations() == []
+    assert store.answer(waiting.id, [{"text": "Yes, fully insured."}]) == []
+    assert [(m.text, m.status) for m in store.history(conversation.id)] == [
+        ("is it insured?", "dropped")
+    ]
+
+
 def test_a_message_id_is_stored_once_per_session(store):
     conv = store.open_session("s1")
     first, duplicate = store.add_shopper(conv, "m1", "where is my order?", None)

@@ -255,9 +255,17 @@ class ChatService:
         # is also broadcast arrives twice, and the widget keeps one: by id).
         self.hub.join(session.session_id, ws)
         self._client_ip[session.session_id] = ip
-        newest = history[-1].id if history else 0
-        for stored in await self.db(self.store.after, conversation.id, newest):
-            await send(ws, {"type": "message", "message": stored.wire()})
+        try:
+            newest = history[-1].id if history else 0
+            for stored in await self.db(self.store.after, conversation.id, newest):
+                await send(ws, {"type": "message", "message": stored.wire()})
+            # A claim or hand-back in between was broadcast before this socket joined.
+            now = (await self.db(self.desk.queue.state, conversation.id)).widget()
+            if now != handoff.widget():
+                await send(ws, {"type": "handoff_state", "handoff": now})
+        except BaseException:
+            self.hub.leave(session.session_id, ws)
+            raise
         return session.session_id
 
     async def _loop(self, ws: WebSocket, session_id: str) -> None:

@@ -80,8 +80,14 @@ class RasaClient:
     ) -> tuple[str, list[dict[str, Any]]]:
         """After a timed-out send, what became of the message whose metadata[marker] ==
         value, read from Rasa's tracker for up to `wait` seconds: ("finished", the bot's
-        replies), ("absent", []) when Rasa never logged it (sending it again is safe), or
-        ("unfinished", []) (sending it again would run the turn twice)."""
+        replies); ("absent", []) when the tracker has no such message; ("unfinished", [])
+        when it has it but the turn never ended (a paused tracker, Rasa's circuit breaker).
+        Rasa saves a tracker only at the end of a turn, and abandons the turn when its
+        client goes away (Sanic cancels the handler when httpx closes the connection on
+        a timeout), so "absent" means the turn did not happen and sending the message
+        again runs it once; the order requests' idempotency keys cover a turn cut short
+        after its write. (Behind a proxy that kept the upstream request open, the first
+        turn could still finish: keep Rasa directly reachable from the gateway.)"""
         deadline = time.monotonic() + wait
         while True:
             try:

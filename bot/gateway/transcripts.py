@@ -462,9 +462,21 @@ class TranscriptStore:
         self, shopper_message_id: int, replies: list[dict[str, Any]], status: str = "answered"
     ) -> list[Message]:
         """Store the replies to a shopper message and give it `status` (answered, or
-        failed: Rasa could not answer it, and the replies say so), atomically."""
+        failed: Rasa could not answer it, and the replies say so), atomically. Nothing is
+        stored (and [] returned) when the message no longer waits: the shopper started
+        over while Rasa was answering it."""
         stored = []
         with self._engine.begin() as conn:
+            taken = conn.execute(
+                update(chat_messages)
+                .where(
+                    chat_messages.c.id == shopper_message_id,
+                    chat_messages.c.status == "pending",
+                )
+                .values(status=status)
+            ).rowcount
+            if not taken:
+                return []
             shopper = conn.execute(
                 select(chat_messages).where(chat_messages.c.id == shopper_message_id)
             ).one()
@@ -490,11 +502,6 @@ class TranscriptStore:
                             handoff_reason=str(handoff.get("reason") or ""), handoff_at=utc_now()
                         )
                     )
-            conn.execute(
-                update(chat_messages)
-                .where(chat_messages.c.id == shopper_message_id)
-                .values(status=status)
-            )
             rows = conn.execute(
                 select(chat_messages).where(chat_messages.c.id.in_(stored)).order_by("id")
             ).all()
