@@ -151,7 +151,7 @@ def test_near_duplicates_across_entries_are_listed(tmp_path):
 
 
 def run_cli(*args: str, corpus: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"FAQ_CORPUS_DIR": str(corpus), "PATH": "/usr/bin:/bin"}
+    env = {"FAQ_CORPUS_DIR": str(corpus), "PATH": "/usr/bin:/bin", "ENVIRONMENT": "local"}
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         input=stdin,

@@ -64,6 +64,8 @@ def test_the_action_servers_log_is_redacted(settings: Settings, tmp_path: Path) 
                 "domain": {},
                 "version": "3.6.21",
             },
+            # Only Rasa may call the action server: it sends this header (endpoints.yml).
+            headers={"Authorization": f"Bearer {s.action_server_token.get_secret_value()}"},
             timeout=60,
         )
         assert r.status_code == 200, r.text

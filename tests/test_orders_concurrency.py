@@ -217,8 +217,11 @@ def test_a_retry_after_the_client_gave_up_returns_the_first_write(service: Servi
             timeout=0.5,  # a client that gives up early
         )
     holder.join()
-    # The backend went on and wrote it (within its deadline); asking again with the same
-    # key returns that write instead of making a second one.
+    # The backend goes on and writes it (within its deadline) ...
+    deadline = time.monotonic() + 10
+    while count(service.database, Cancellation) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # ... and asking again with the same key returns that write, not a second one.
     retried = service.post("/v1/orders/cancel", cancel_body("cancel-gave-up-01"))
     assert retried.status_code == 200, retried.text
     assert retried.headers["idempotent-replayed"] == "true"
