@@ -42,12 +42,14 @@ class Live:
         self.supervisor.restart(stack.order_backend(self.settings))
 
 
-def rasa_say(settings: Settings, sender: str, text: str) -> list[dict[str, Any]]:
+def rasa_say(
+    settings: Settings, sender: str, text: str, timeout: float = 60
+) -> list[dict[str, Any]]:
     """Rasa's replies to `text` from `sender`, through its REST channel."""
     r = httpx.post(
         f"{settings.rasa_url}/webhooks/rest/webhook",
         json={"sender": sender, "message": text},
-        timeout=60,
+        timeout=timeout,
     )
     r.raise_for_status()
     replies: list[dict[str, Any]] = r.json()

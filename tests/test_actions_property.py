@@ -50,6 +50,7 @@ from bot import services
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
 from .actions_helpers import DOMAIN, Backend, order_backend, tracker
+from .orders_helpers import DEMO
 
 pytestmark = pytest.mark.slow
 
@@ -73,13 +74,6 @@ FORMS: dict[str, list[str]] = {
     name: spec["required_slots"] for name, spec in DOMAIN["forms"].items()
 }
 SLOT_TYPES: dict[str, str] = {name: spec["type"] for name, spec in DOMAIN["slots"].items()}
-DEMO = {
-    "KNT-1001": "ava@example.com",
-    "KNT-1002": "ben@example.com",
-    "KNT-1003": "cara@example.com",
-    "KNT-1004": "dan@example.com",
-    "KNT-1005": "eve@example.com",
-}
 
 
 def rasa_events_schema() -> dict[str, Any]:

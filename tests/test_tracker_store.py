@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
@@ -22,6 +21,8 @@ from bot import stack
 from bot.rasa_model import RASA_BIN
 from bot.settings import PROJECT_ROOT, Settings
 from rasa_runtime import launch
+
+from .live import rasa_say
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
@@ -127,14 +128,7 @@ def redis_prefix() -> Iterator[str]:
 
 
 def say(settings: Settings, sender: str, text: str) -> list[dict[str, Any]]:
-    r = httpx.post(
-        f"{settings.rasa_url}/webhooks/rest/webhook",
-        json={"sender": sender, "message": text},
-        timeout=90,
-    )
-    r.raise_for_status()
-    replies: list[dict[str, Any]] = r.json()
-    return replies
+    return rasa_say(settings, sender, text, timeout=90)
 
 
 @pytest.mark.slow
