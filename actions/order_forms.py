@@ -15,7 +15,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -161,7 +161,7 @@ class OrderFormValidation(FormValidationAction, ABC):
         # the shopper's to validate (and "KNT-... doesn't look like an order number" for
         # a slot the bot just cleared would be nonsense).
         tracker.slots.update({e["name"]: e["value"] for e in events})
-        return events + await super().run(dispatcher, tracker, domain)
+        return events + cast("list[EventType]", await super().run(dispatcher, tracker, domain))
 
     async def _refresh(self, tracker: Tracker) -> dict[str, Any]:
         try:

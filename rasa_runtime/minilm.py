@@ -19,6 +19,7 @@ import json
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -142,13 +143,13 @@ def _is_cjk(cp: int) -> bool:
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * weight + bias
+    return cast(np.ndarray, (x - mean) / np.sqrt(var + eps) * weight + bias)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     from scipy.special import erf
 
-    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+    return cast(np.ndarray, 0.5 * x * (1.0 + erf(x / np.sqrt(2.0))))
 
 
 class MiniLMEncoder:
@@ -210,7 +211,7 @@ class MiniLMEncoder:
 
             def lin(v: np.ndarray, name: str, p: str = p) -> np.ndarray:
                 out = v.reshape(-1, v.shape[-1]) @ w[p + name + ".weight"] + w[p + name + ".bias"]
-                return out.reshape(*v.shape[:-1], -1)
+                return cast(np.ndarray, out.reshape(*v.shape[:-1], -1))
 
             q = lin(x, "attention.self.query").reshape(n, t, h, hd).transpose(0, 2, 1, 3)
             k = lin(x, "attention.self.key").reshape(n, t, h, hd).transpose(0, 2, 3, 1)
@@ -231,7 +232,7 @@ class MiniLMEncoder:
             )
         pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return cast(np.ndarray, (pooled / np.maximum(norms, 1e-12)).astype(np.float32))
 
 
 def _strip(name: str) -> str:
