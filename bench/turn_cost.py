@@ -1,0 +1,274 @@
+"""Whether a message late in a long conversation costs more than an early one.
+
+Starts the order backend (demo orders) and the action server once, and beside them two
+Rasa servers with the same model that differ only in the tracker store: the SQL store on
+a SQLite file (our default) and Rasa's in-memory store. N conversations of 40 turns each
+(FAQ questions and small talk that stay answerable, no order writes) go to both, through
+Rasa's REST channel. The conversations are staggered (conversation c starts at step
+c * STAGGER) so that at any moment of the run early and late turns are being measured
+side by side, and machine load falls on every turn bucket alike; the two servers take
+each message in rotating order.
+
+Prints, for each store, the p50 REST round trip per bucket of five turns, and the ratio
+turns 36-40 / turns 1-5 next to the target (<= 1.10). Where the growth comes from:
+- SQL vs in-memory: a growth that the in-memory store shares is not the store's reading
+  and writing of a longer event list, but Rasa's own work on the tracker;
+- NLU alone (/model/parse, stateless) at the same moments, as a flat reference;
+- the number of events in the tracker at turns 1, 20 and 40 (Rasa's session lasts
+  `session_expiration_time` minutes, so a 40-turn conversation stays one session).
+
+Usage: .venv/bin/python bench/turn_cost.py [--conversations N] [--turns T] [--model PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bot import stack
+from bot.rasa_auth import rasa_auth_headers
+from bot.rasa_model import model_path
+from bot.settings import PROJECT_ROOT, Settings
+from bot.stack import RASA_BIN
+from bot.supervisor import ProcessSpec, Supervisor, free_port
+
+# FAQ questions and small talk a shopper might mix in a long chat; none starts a form.
+MESSAGES = [
+    "hi",
+    "how long does shipping take?",
+    "can I pay in installments?",
+    "do you ship internationally?",
+    "are you a bot?",
+    "what is your return policy?",
+    "thanks",
+    "how do I clean a silver ring?",
+    "do you offer gift wrapping?",
+    "how do I find my ring size?",
+    "thank you, that helps",
+    "do you resize rings?",
+]
+STAGGER = 5
+BUCKET = 5
+TARGET = 1.10
+
+# Run in Rasa's own Python: the model's policy prediction (what Rasa does at least twice a
+# turn) and the rebuilding of a tracker from its event dicts (what a tracker store read and
+# the action server do each turn), on the real conversation cut after its first user
+# message and in full.
+IN_RASA = """
+import json, sys, time
+from rasa.core.agent import Agent
+from rasa.shared.core.trackers import DialogueStateTracker
+model, path = sys.argv[1], sys.argv[2]
+events = json.load(open(path))
+agent = Agent.load(model)
+users = [i for i, e in enumerate(events) if e["event"] == "user"]
+for label, end in (("first", users[0] + 1), ("last", users[-1] + 1)):
+    dicts = events[:end]
+    def build():
+        return DialogueStateTracker.from_dict("s", dicts, agent.domain.slots)
+    tracker = build()
+    for _ in range(3):
+        agent.processor._predict_next_with_tracker(tracker)
+    t0 = time.perf_counter()
+    for _ in range(20):
+        agent.processor._predict_next_with_tracker(tracker)
+    predict = (time.perf_counter() - t0) / 20 * 1000
+    t0 = time.perf_counter()
+    for _ in range(20):
+        build()
+    rebuild = (time.perf_counter() - t0) / 20 * 1000
+    size = len(json.dumps(dicts))
+    print(f"@@ {label} {len(dicts)} {predict:.2f} {rebuild:.2f} {size}", flush=True)
+"""
+
+
+def in_memory_endpoints(workdir: Path) -> Path:
+    """endpoints.yml without the tracker and lock stores: Rasa's in-memory defaults."""
+    text = (PROJECT_ROOT / "endpoints.yml").read_text()
+    kept = text[: text.index("tracker_store:")].rstrip()
+    path = workdir / "endpoints-in-memory.yml"
+    path.write_text(kept + "\n")
+    return path
+
+
+def rasa_variant(name: str, base: Settings, model: Path, tracker_url: str) -> ProcessSpec:
+    rasa_url = f"http://127.0.0.1:{free_port()}"
+    settings = base.model_copy(update={"rasa_url": rasa_url, "rasa_tracker_store_url": tracker_url})
+    spec = stack.rasa_server(settings, model)
+    spec.name = name
+    return spec
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--conversations", type=int, default=8)
+    parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--model", type=Path, help="a trained model (default: the current one)")
+    args = parser.parse_args()
+
+    base = Settings()
+    model = args.model or model_path(base.rasa_model_dir)
+    if not model.is_file():
+        raise SystemExit(f"no Rasa model {model.name}: run `make train`")
+    with tempfile.TemporaryDirectory(prefix="bench-turns-", dir=PROJECT_ROOT / ".data") as tmp:
+        workdir = Path(tmp)
+        settings = stack.on_free_ports(base, workdir)
+        stack.seed_demo_orders(settings)
+        sql = rasa_variant("sqlite", settings, model, f"sqlite:///{workdir / 'rasa.db'}")
+        memory = rasa_variant("in-memory", settings, model, "")
+        endpoints = memory.argv.index("--endpoints") + 1
+        memory.argv[endpoints] = str(in_memory_endpoints(workdir))
+        variants = [sql, memory]
+        with Supervisor(PROJECT_ROOT, log_dir=workdir / "logs", echo=False) as sup:
+            sup.start(
+                [stack.order_backend(settings), stack.action_server(settings), *variants],
+                on_status=print,
+            )
+            headers = rasa_auth_headers(settings)
+            result = run(variants, args.conversations, args.turns, headers)
+            last_events = result[3]
+        report(result[:3], variants, args.conversations, args.turns)
+        breakdown(model, last_events, workdir)
+
+
+Times = dict[str, dict[int, list[float]]]  # variant -> turn (1-based) -> ms
+
+
+def run(
+    variants: list[ProcessSpec], conversations: int, turns: int, headers: dict[str, str]
+) -> tuple[Times, dict[int, list[float]], dict[str, dict[int, int]], list[dict]]:
+    times: Times = {spec.name: {t: [] for t in range(1, turns + 1)} for spec in variants}
+    parse: dict[int, list[float]] = {t: [] for t in range(1, turns + 1)}
+    events: dict[str, dict[int, int]] = {spec.name: {} for spec in variants}
+    last_events: list[dict] = []
+    first = variants[0]
+    with httpx.Client(timeout=60) as client:
+
+        def rest(spec: ProcessSpec, sender: str, text: str) -> float:
+            url = f"http://{spec.host}:{spec.port}/webhooks/rest/webhook"
+            started = time.perf_counter()
+            r = client.post(url, json={"sender": sender, "message": text})
+            elapsed = (time.perf_counter() - started) * 1000
+            r.raise_for_status()
+            if not r.json():
+                raise SystemExit(f"{spec.name} said nothing to {text!r}: see its log")
+            return elapsed
+
+        # Warm every server up (first messages load lazily built parts).
+        for spec in variants:
+            warm = f"warm-{uuid.uuid4().hex[:8]}"
+            for text in MESSAGES:
+                rest(spec, warm, text)
+
+        senders = [
+            {spec.name: f"bench-{uuid.uuid4().hex[:12]}" for spec in variants}
+            for _ in range(conversations)
+        ]
+        steps = turns + STAGGER * (conversations - 1)
+        for step in range(steps):
+            for c in range(conversations):
+                t = step - STAGGER * c + 1  # this conversation's turn, 1-based
+                if not 1 <= t <= turns:
+                    continue
+                text = MESSAGES[(t - 1 + c) % len(MESSAGES)]
+                shift = (step + c) % len(variants)
+                for spec in variants[shift:] + variants[:shift]:
+                    times[spec.name][t].append(rest(spec, senders[c][spec.name], text))
+                started = time.perf_counter()
+                client.post(
+                    f"http://{first.host}:{first.port}/model/parse",
+                    json={"text": text},
+                    headers=headers,
+                ).raise_for_status()
+                parse[t].append((time.perf_counter() - started) * 1000)
+                if c == 0 and t in (1, turns // 2, turns):
+                    for spec in variants:
+                        url = f"http://{spec.host}:{spec.port}/conversations/"
+                        url += f"{senders[c][spec.name]}/tracker"
+                        r = client.get(url, headers=headers)
+                        r.raise_for_status()
+                        events[spec.name][t] = len(r.json()["events"])
+                        last_events = r.json()["events"]
+    return times, parse, events, last_events
+
+
+def report(
+    result: tuple[Times, dict[int, list[float]], dict[str, dict[int, int]]],
+    variants: list[ProcessSpec],
+    conversations: int,
+    turns: int,
+) -> None:
+    times, parse, events = result
+    buckets = [range(s, min(s + BUCKET, turns + 1)) for s in range(1, turns + 1, BUCKET)]
+    series = {spec.name: times[spec.name] for spec in variants}
+    series["NLU parse only"] = parse
+
+    def p50(by_turn: dict[int, list[float]], bucket: range) -> float:
+        return statistics.median([ms for t in bucket for ms in by_turn[t]])
+
+    print(
+        f"\np50 ms per message by turn, {conversations} conversations of {turns} turns "
+        f"(REST round trip; staggered by {STAGGER} turns, stores interleaved)"
+    )
+    head = "  " + f"{'turns':<8}" + "".join(f"{name:>16}" for name in series)
+    print(head)
+    for bucket in buckets:
+        label = f"{bucket[0]}-{bucket[-1]}"
+        print("  " + f"{label:<8}" + "".join(f"{p50(s, bucket):>16.1f}" for s in series.values()))
+    first, last = buckets[0], buckets[-1]
+    label = f"{last[0]}-{last[-1]} / {first[0]}-{first[-1]}"
+    ratios = "".join(f"{p50(s, last) / p50(s, first):>16.2f}" for s in series.values())
+    print("  " + f"{'ratio':<8}" + ratios)
+    print(f"  ({label}; target <= {TARGET:.2f} for the REST round trip)")
+    for name, by_turn in series.items():
+        if name in times:
+            verdict = "met" if p50(by_turn, last) / p50(by_turn, first) <= TARGET else "NOT met"
+            added = (p50(by_turn, last) - p50(by_turn, first)) / (last[0] - first[0])
+            print(f"  {name}: target {verdict}; about {added:+.2f} ms per extra turn")
+    for name, at in events.items():
+        shown = ", ".join(f"turn {t}: {n}" for t, n in sorted(at.items()))
+        print(f"  events in the tracker ({name}): {shown}")
+
+
+def breakdown(model: Path, events: list[dict], workdir: Path) -> None:
+    """Rasa's per-turn work on the tracker, at the first and the last turn (IN_RASA)."""
+    path = workdir / "events.json"
+    path.write_text(json.dumps(events))
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    out = subprocess.run(
+        [str(RASA_BIN.parent / "python"), "-c", IN_RASA, str(model), str(path)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = [line.split()[1:] for line in out.splitlines() if line.startswith("@@ ")]
+    print("\nInside Rasa, on conversation 1 (in-process, no HTTP), ms per call:")
+    print(
+        f"  {'turn':<6} {'events':>7} {'policy prediction':>18} {'tracker from dicts':>19} "
+        f"{'events JSON':>12}"
+    )
+    for label, n, predict, rebuild, size in rows:
+        print(
+            f"  {label:<6} {n:>7} {float(predict):>18.2f} {float(rebuild):>19.2f} "
+            f"{int(size) / 1024:>9.1f} KB"
+        )
+    print(
+        "  (Rasa predicts at least twice a turn; the tracker is rebuilt from its events on "
+        "each store read, and sent whole to the action server on each custom action)"
+    )
+
+
+if __name__ == "__main__":
+    main()
