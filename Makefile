@@ -88,6 +88,7 @@ bench: install train ## Benchmarks: FAQ, NLU cross-validation, Rasa end to end, 
 	$(PY) bench/load.py
 	$(PY) bench/handoff_latency.py
 	$(PY) bench/tracker_store.py
+	$(PY) bench/turn_cost.py
 	$(PY) bench/nlu_cv.py
 	$(PY) bench/train_time.py
 
