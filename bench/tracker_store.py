@@ -84,6 +84,13 @@ def rasa_variant(name: str, base: Settings, model: Path, tracker_url: str) -> Pr
     return spec
 
 
+def in_memory_rasa(base: Settings, model: Path, workdir: Path) -> ProcessSpec:
+    """A Rasa like the others but on Rasa's in-memory tracker and lock stores."""
+    spec = rasa_variant("in-memory", base, model, "")
+    spec.argv[spec.argv.index("--endpoints") + 1] = str(in_memory_endpoints(workdir))
+    return spec
+
+
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
@@ -101,9 +108,7 @@ def main() -> None:
         workdir = Path(tmp)
         settings = stack.on_free_ports(base, workdir)
         stack.seed_demo_orders(settings)
-        memory = rasa_variant("in-memory", settings, model, "")
-        endpoints = memory.argv.index("--endpoints") + 1
-        memory.argv[endpoints] = str(in_memory_endpoints(workdir))
+        memory = in_memory_rasa(settings, model, workdir)
         variants = [
             memory,
             rasa_variant("sqlite", settings, model, f"sqlite:///{workdir / 'rasa.db'}"),
