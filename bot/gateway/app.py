@@ -20,7 +20,7 @@ from bot.gateway.chat import ChatService
 from bot.gateway.dbthread import DbThread
 from bot.gateway.hub import Hub
 from bot.gateway.metrics import GatewayMetrics
-from bot.gateway.rasa_client import RasaClient
+from bot.gateway.rasa_client import RasaClient, http_ok
 from bot.gateway.transcripts import TranscriptStore
 from bot.settings import PROJECT_ROOT, Settings
 from bot.staff.accounts import StaffAccounts
@@ -52,13 +52,6 @@ def supervised_processes() -> dict[str, dict[str, object]] | None:
     if not isinstance(processes, dict):
         return None
     return {str(k): v for k, v in processes.items() if isinstance(v, dict)}
-
-
-async def http_ok(client: httpx.AsyncClient, url: str) -> bool:
-    try:
-        return (await client.get(url)).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:

@@ -25,6 +25,14 @@ class RasaFailed(RuntimeError):
     again may fail the same way, so it is retried only a bounded number of times."""
 
 
+async def http_ok(client: httpx.AsyncClient, url: str) -> bool:
+    """Whether `url` answers 200 within 2 s (a health check)."""
+    try:
+        return (await client.get(url, timeout=2)).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 class RasaClient:
     def __init__(
         self, base_url: str, timeout: float, token: str = "", action_server_health: str = ""
@@ -105,13 +113,7 @@ class RasaClient:
             await asyncio.sleep(1.0)
 
     async def actions_reachable(self) -> bool:
-        if not self._action_health:
-            return True
-        try:
-            r = await self._http.get(self._action_health, timeout=2)
-        except httpx.HTTPError:
-            return False
-        return r.status_code == 200
+        return not self._action_health or await http_ok(self._http, self._action_health)
 
     def _api(self, sender_id: str, tail: str) -> str:
         return f"{self._base}/conversations/{quote(sender_id, safe='')}/{tail}"
@@ -166,10 +168,7 @@ class RasaClient:
         return data
 
     async def reachable(self) -> bool:
-        try:
-            return (await self._http.get(self._status_url, timeout=2)).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return await http_ok(self._http, self._status_url)
 
     async def aclose(self) -> None:
         await self._http.aclose()
