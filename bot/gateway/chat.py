@@ -650,7 +650,7 @@ class ChatService:
     async def _typing(self, session_id: str, frame: dict[str, Any]) -> None:
         """The shopper is typing: shown to an agent who has the conversation open."""
         if not isinstance(frame.get("on"), bool):
-            raise ProtocolError("Sorry, the chat sent something we didn't understand.")
+            raise ProtocolError(UNDERSTOOD)
         if self.typing_limits.retry_after(session_id) > 0:
             return
         self.typing_limits.take(session_id)
