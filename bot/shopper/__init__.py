@@ -1,0 +1,1 @@
+"""Helpers for what the shopper-facing actions say and read."""
