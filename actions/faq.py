@@ -11,8 +11,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.handoff import hand_off, talk_to_person
 from actions.inputs import latest_intent, latest_text, number_slot
-from actions.replies import hand_off, talk_to_person
 from bot import services
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,9 @@ class ActionAnswerFaq(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if latest_intent(tracker) == "affirm":
-            # Imported here: order_requests imports this module (through order_forms).
-            from actions.order_requests import finish_lost_submit
+            # Imported here: confirm imports this module (through the request forms'
+            # verification, which answers policy questions asked mid-flow).
+            from actions.confirm import finish_lost_submit
 
             lost = await finish_lost_submit(dispatcher, tracker, domain)
             if lost is not None:

@@ -31,21 +31,14 @@ from hypothesis import strategies as st
 from rasa_sdk import Action
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.cancellation import ActionSubmitCancel, ValidateCancelForm
+from actions.changes import ActionAskChangeValue, ActionSubmitChange, ValidateChangeForm
+from actions.confirm import ActionAskConfirm
 from actions.faq import ActionAnswerFaq
 from actions.handoff import ActionHandoff
-from actions.order_asks import ActionAskChangeValue, ActionAskConfirm, ActionAskOrderItem
-from actions.order_forms import (
-    ValidateCancelForm,
-    ValidateChangeForm,
-    ValidateOrderStatusForm,
-    ValidateReturnForm,
-)
-from actions.order_requests import (
-    ActionOrderStatus,
-    ActionSubmitCancel,
-    ActionSubmitChange,
-    ActionSubmitReturn,
-)
+from actions.order_status import ActionOrderStatus, ValidateOrderStatusForm
+from actions.request_steps import ActionAskOrderItem
+from actions.returns import ActionSubmitReturn, ValidateReturnForm
 from bot import services
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 

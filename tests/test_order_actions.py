@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from actions.cancellation import ActionSubmitCancel, ValidateCancelForm
+from actions.changes import ValidateChangeForm
+from actions.confirm import ActionAskConfirm
 from actions.faq import ActionAnswerFaq
-from actions.order_asks import ActionAskConfirm
-from actions.order_forms import NOT_VERIFIED, ValidateCancelForm, ValidateChangeForm
-from actions.order_requests import ActionOrderStatus, ActionSubmitCancel, ActionSubmitReturn
+from actions.order_status import ActionOrderStatus
+from actions.returns import ActionSubmitReturn
+from actions.verification import NOT_VERIFIED
 from bot import services
 from bot.order_client import WRITE_CONFIRM_BUDGET_SECONDS
 from bot.order_messages import verification_locked

@@ -1,11 +1,13 @@
-"""The order forms: verify the shopper owns the order, then collect what the request needs.
+"""Verification: the shopper proves the order is theirs, in every order form.
 
-One abstract base does what every order request shares -- order number and e-mail, checked
-against the order backend, a uniform reply on a mismatch, a hand-off after the third
-failure, a refusal when the backend has locked checks for these details (too many
-failures anywhere), expiry of the verified state, a policy question answered mid-flow --
-and one small subclass per request adds its own questions. Every value is read through
-actions.inputs, so no slot or entity value can make a validator raise.
+`OrderFormValidation` is the base of every order form's validation: order number and
+e-mail, checked against the order backend, a uniform reply on a mismatch, a hand-off
+after the third failure, a refusal when the backend has locked checks for these details
+(too many failures anywhere), expiry of the verified state, a policy question answered
+mid-flow, and the answers every request shares (which item, yes or no). Each capability
+module (order_status, returns, changes, cancellation) subclasses it with its own
+questions. Every value is read through actions.inputs, so no slot or entity value can
+make a validator raise.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from datetime import date
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -26,7 +28,6 @@ from actions.faq import answer_digression
 from actions.inputs import (
     active_form,
     ascii_digits,
-    chosen_item,
     clean_text,
     drop_candidates,
     facts,
@@ -36,8 +37,8 @@ from actions.inputs import (
     shopper,
     text_slot,
 )
+from actions.slots import FORGET_VERIFICATION, REQUEST_SLOTS, VERIFICATION_SLOTS
 from bot import services
-from bot.catalogue_match import ATTRIBUTES, allowed, match
 from bot.order_client import (
     OrderBackendUnavailable,
     OrderNotFound,
@@ -50,30 +51,9 @@ log = logging.getLogger(__name__)
 
 MAX_VERIFY_FAILURES = 3
 QUESTION_INTENTS = {"faq", "out_of_scope", "nlu_fallback", "bot_challenge"}
-VERIFICATION_SLOTS = ("verified_order", "verified_email", "verified_at", "order_facts")
 NOT_VERIFIED = (
     "I couldn't find an order matching those details. Please check the order number and the "
     "e-mail address you used for the order, and try again."
-)
-BACKEND_DOWN = (
-    "I can't reach our order system right now, so I can't look at your order. Please try "
-    "again in a few minutes, or a person from our team can help."
-)
-
-
-# What the shopper is told, and what is forgotten, when the backend refuses to check.
-FORGET_VERIFICATION = dict.fromkeys((*VERIFICATION_SLOTS, "order_number", "email", "order_item"))
-# What one request collects and decides: forgotten when it is submitted (the submit
-# actions) and when a new one starts (the verified order stays for the next request).
-REQUEST_SLOTS = (
-    "order_item",
-    "return_kind",
-    "return_reason",
-    "exchange_size",
-    "change_attribute",
-    "change_value",
-    "confirm",
-    "request_blocked",
 )
 
 
@@ -122,9 +102,7 @@ def digression(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
 
 
 class OrderFormValidation(FormValidationAction, ABC):
-    """Shared by every order form. `request` names the request for pre-checks."""
-
-    request: ClassVar[str]
+    """Shared by every order form: verification first, then the request's own slots."""
 
     @abstractmethod
     def name(self) -> str: ...
@@ -286,7 +264,7 @@ class OrderFormValidation(FormValidationAction, ABC):
             **self._facts_slots(order),
         }
 
-    # --- helpers for the subclasses ----------------------------------------------
+    # --- answers several requests ask for -----------------------------------------
 
     async def validate_order_item(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -316,152 +294,3 @@ class OrderFormValidation(FormValidationAction, ABC):
             return {"confirm": "no"}
         dispatcher.utter_message(text="Please answer yes or no.")
         return {"confirm": None}
-
-
-class ValidateOrderStatusForm(OrderFormValidation):
-    request = "status"
-
-    def name(self) -> str:
-        return "validate_order_status_form"
-
-
-class ValidateCancelForm(OrderFormValidation):
-    request = "cancel"
-
-    def name(self) -> str:
-        return "validate_cancel_form"
-
-    def flow_slots(self, tracker: Tracker) -> list[str]:
-        return ["confirm"]
-
-    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
-        if order["status"] == "cancelled":
-            return "already_cancelled"
-        if order["status"] in ("shipped", "delivered"):
-            return "order_shipped_cancel"
-        return None
-
-
-class ValidateReturnForm(OrderFormValidation):
-    request = "return"
-
-    def name(self) -> str:
-        return "validate_return_form"
-
-    def flow_slots(self, tracker: Tracker) -> list[str]:
-        slots = ["order_item", "return_kind", "return_reason"]
-        if tracker.get_slot("return_kind") == "exchange" and chosen_item(tracker).get("ring_size"):
-            slots.append("exchange_size")
-        return [*slots, "confirm"]
-
-    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
-        if order["status"] not in ("shipped", "delivered"):
-            return "not_shipped"
-        ends = order.get("return_window_ends")
-        if ends and date.fromisoformat(ends[:10]) < today:
-            return "outside_return_window"
-        return None
-
-    async def validate_return_kind(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if digression(dispatcher, tracker):
-            return {"return_kind": None}
-        text = clean_text(value, 500).lower()
-        if re.search(r"exchang|swap|trade|different|another|excange", text):
-            return {"return_kind": "exchange"}
-        if re.search(r"return|refund|money|send (it )?back|retrun", text):
-            return {"return_kind": "return"}
-        dispatcher.utter_message(text='Please say "return" or "exchange".')
-        return {"return_kind": None}
-
-    async def validate_return_reason(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if digression(dispatcher, tracker):
-            return {"return_reason": None}
-        reason = " ".join(clean_text(value).split())[:500]
-        return {"return_reason": reason or None}
-
-    async def validate_exchange_size(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if digression(dispatcher, tracker):
-            return {"exchange_size": None}
-        size = match("ring_size", ascii_digits(clean_text(value, 200)), services.lemmatizer())
-        if size is None:
-            dispatcher.utter_message(
-                text="That isn't a ring size we make. Sizes go from 3 to 13, in half sizes "
-                "(for example 6 or 6.5)."
-            )
-        return {"exchange_size": size}
-
-
-ATTRIBUTE_WORDS = {
-    "gemstone": r"stone|gem|diamond|sapphire|ruby|emerald",
-    "metal": r"metal|gold|platinum|colou?r",
-    "ring_size": r"size|bigger|smaller|fit",
-}
-ATTRIBUTE_NAMES = {"gemstone": "gemstone", "metal": "metal colour", "ring_size": "ring size"}
-
-
-class ValidateChangeForm(OrderFormValidation):
-    request = "change"
-
-    def name(self) -> str:
-        return "validate_change_form"
-
-    def flow_slots(self, tracker: Tracker) -> list[str]:
-        return ["order_item", "change_attribute", "change_value", "confirm"]
-
-    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
-        if order["status"] == "cancelled":
-            return "order_cancelled"
-        if order["status"] in ("shipped", "delivered"):
-            return "order_shipped_change"
-        if order.get("change_used"):
-            return "change_already_used"
-        return None
-
-    async def validate_change_attribute(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if digression(dispatcher, tracker):
-            return {"change_attribute": None}
-        text = ascii_digits(clean_text(value, 200)).lower()
-        # "make it rose gold" names the value too: take both.
-        for attribute in ("metal", "gemstone", "ring_size"):
-            named = match(attribute, text, services.lemmatizer())
-            if named and attribute != "ring_size":
-                return {"change_attribute": attribute, "change_value": named}
-        for attribute, words in ATTRIBUTE_WORDS.items():
-            if re.search(words, text):
-                return {"change_attribute": attribute}
-        dispatcher.utter_message(
-            text="You can change the gemstone, the metal colour or the ring size."
-        )
-        return {"change_attribute": None}
-
-    async def validate_change_value(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if digression(dispatcher, tracker):
-            return {"change_value": None}
-        attribute = text_slot(tracker, "change_attribute", 100)
-        if attribute not in ATTRIBUTES:
-            # What to change is not known (yet): the answer may name it.
-            named = await self.validate_change_attribute(value, dispatcher, tracker, domain)
-            return {"change_value": None, **named}
-        text = ascii_digits(clean_text(value, 200))
-        new = match(attribute, text, services.lemmatizer())
-        if new is None:
-            options = ", ".join(allowed(attribute))
-            dispatcher.utter_message(
-                text=f'Sorry, "{text.strip()[:60]}" isn\'t in our catalogue. '
-                f"You can choose: {options}."
-            )
-            return {"change_value": None}
-        if str(chosen_item(tracker).get(attribute) or "") == new:
-            dispatcher.utter_message(text=f"Your order already has {new}. Pick another option.")
-            return {"change_value": None}
-        return {"change_value": new}

@@ -1,0 +1,171 @@
+"""The one allowed change to an order in production (gemstone, metal colour or ring
+size): the form and its questions, the confirmation question and the submit."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.inputs import ascii_digits, chosen_item, clean_text, facts, text_slot
+from actions.request_steps import (
+    call_backend,
+    declined,
+    handled_block,
+    idempotency_key,
+    proof,
+    reset_flow,
+)
+from actions.verification import OrderFormValidation, digression
+from bot import services
+from bot.catalogue_match import ATTRIBUTES, allowed, match
+from bot.order_messages import describe_item
+
+ATTRIBUTE_WORDS = {
+    "gemstone": r"stone|gem|diamond|sapphire|ruby|emerald",
+    "metal": r"metal|gold|platinum|colou?r",
+    "ring_size": r"size|bigger|smaller|fit",
+}
+ATTRIBUTE_NAMES = {"gemstone": "gemstone", "metal": "metal colour", "ring_size": "ring size"}
+
+
+class ValidateChangeForm(OrderFormValidation):
+    def name(self) -> str:
+        return "validate_change_form"
+
+    def flow_slots(self, tracker: Tracker) -> list[str]:
+        return ["order_item", "change_attribute", "change_value", "confirm"]
+
+    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
+        if order["status"] == "cancelled":
+            return "order_cancelled"
+        if order["status"] in ("shipped", "delivered"):
+            return "order_shipped_change"
+        if order.get("change_used"):
+            return "change_already_used"
+        return None
+
+    async def validate_change_attribute(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if digression(dispatcher, tracker):
+            return {"change_attribute": None}
+        text = ascii_digits(clean_text(value, 200)).lower()
+        # "make it rose gold" names the value too: take both.
+        for attribute in ("metal", "gemstone", "ring_size"):
+            named = match(attribute, text, services.lemmatizer())
+            if named and attribute != "ring_size":
+                return {"change_attribute": attribute, "change_value": named}
+        for attribute, words in ATTRIBUTE_WORDS.items():
+            if re.search(words, text):
+                return {"change_attribute": attribute}
+        dispatcher.utter_message(
+            text="You can change the gemstone, the metal colour or the ring size."
+        )
+        return {"change_attribute": None}
+
+    async def validate_change_value(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if digression(dispatcher, tracker):
+            return {"change_value": None}
+        attribute = text_slot(tracker, "change_attribute", 100)
+        if attribute not in ATTRIBUTES:
+            # What to change is not known (yet): the answer may name it.
+            named = await self.validate_change_attribute(value, dispatcher, tracker, domain)
+            return {"change_value": None, **named}
+        text = ascii_digits(clean_text(value, 200))
+        new = match(attribute, text, services.lemmatizer())
+        if new is None:
+            options = ", ".join(allowed(attribute))
+            dispatcher.utter_message(
+                text=f'Sorry, "{text.strip()[:60]}" isn\'t in our catalogue. '
+                f"You can choose: {options}."
+            )
+            return {"change_value": None}
+        if str(chosen_item(tracker).get(attribute) or "") == new:
+            dispatcher.utter_message(text=f"Your order already has {new}. Pick another option.")
+            return {"change_value": None}
+        return {"change_value": new}
+
+
+class ActionAskChangeValue(Action):
+    def name(self) -> str:
+        return "action_ask_change_value"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        attribute = text_slot(tracker, "change_attribute", 100)
+        if attribute not in ATTRIBUTE_NAMES:
+            dispatcher.utter_message(
+                text="What would you like to change: the gemstone, the metal colour or the "
+                "ring size?"
+            )
+            return []
+        options = allowed(attribute)
+        current = chosen_item(tracker).get(attribute)
+        now = f" (now: {current})" if current else ""
+        if attribute == "ring_size":
+            dispatcher.utter_message(
+                text=f"Which ring size would you like{now}? US sizes 3 to 13, half sizes too."
+            )
+        else:
+            dispatcher.utter_message(
+                text=f"Which {ATTRIBUTE_NAMES[attribute]} would you like{now}?",
+                buttons=[{"title": o.title(), "payload": o} for o in options if o != current],
+            )
+        return []
+
+
+def confirm_question(tracker: Tracker) -> str:
+    number = text_slot(tracker, "verified_order", 100) or "your order"
+    item = describe_item(chosen_item(tracker)) if chosen_item(tracker) else number
+    attribute = text_slot(tracker, "change_attribute", 100) or ""
+    old = chosen_item(tracker).get(attribute) or "-"
+    new = text_slot(tracker, "change_value", 100) or "-"
+    return (
+        f"To confirm: change the {ATTRIBUTE_NAMES.get(attribute, 'item')} of "
+        f"{item} on order {number} from {old} to {new}. "
+        "This uses the one change your order allows. Submit it?"
+    )
+
+
+class ActionSubmitChange(Action):
+    def name(self) -> str:
+        return "action_submit_change"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = reset_flow()
+        if handled_block(dispatcher, tracker) or declined(dispatcher, tracker):
+            return events
+        number, email = proof(tracker) or ("", "")
+        item = chosen_item(tracker)
+        attribute = text_slot(tracker, "change_attribute", 100)
+        body = {
+            "order_number": number,
+            "email": email,
+            "item_id": item.get("id"),
+            "attribute": attribute,
+            "new_value": text_slot(tracker, "change_value", 100),
+        }
+        body["idempotency_key"] = idempotency_key(tracker, "change", *body.values())
+        done, failed = await call_backend(
+            dispatcher, tracker, services.order_client().request_change, **body
+        )
+        if done is not None:
+            dispatcher.utter_message(
+                text=f"Done: change request {done.get('request_number')} is in. The "
+                f"{ATTRIBUTE_NAMES.get(str(attribute), 'item')} of your "
+                f"{item.get('product', 'item')} changes from {done.get('old_value')} to "
+                f"{done.get('new_value')}. That was the one change this order allows."
+            )
+            events.append(SlotSet("order_facts", {**facts(tracker), "change_used": True}))
+        return events + failed
