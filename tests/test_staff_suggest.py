@@ -47,6 +47,7 @@ EMAILS_HELDOUT = [
     DATA / "staff_emails_heldout2.jsonl",
     DATA / "staff_emails_heldout3.jsonl",
     DATA / "staff_emails_heldout4.jsonl",
+    DATA / "staff_emails_heldout5.jsonl",
 ]
 # Found-and-answered as bench/staff_suggest.py measured it (rounded down), kept as
 # regression floors; the target is 0.97. Measured after the rules were made to generalise
@@ -61,6 +62,9 @@ HELDOUT_FOUND_ANSWERED_FLOOR = {
     # Written by a new writer in many voices and run once, after the rules above were done:
     # 128/145 = 0.883 (the naive baseline 0.966): the target is missed on fresh e-mails.
     "staff_emails_heldout4": 0.88,
+    # A fifth writer, who never saw the rules, run once with no rule changed after set 4:
+    # 114/131 = 0.870 (naive 124/131 = 0.947). Even every sentence searched stays under 0.97.
+    "staff_emails_heldout5": 0.86,
 }
 # The development e-mails: dev01-dev433 by the writer the rules were first tuned on
 # (525/531 = 0.989), dev-b001-dev-b120 written later in eight other voices, before the rules
@@ -897,3 +901,14 @@ def test_heldout_emails(engine: Any, nlp: Any, path: Any) -> None:
     assert sorted(GUARANTEED_KINDS) == ["greeting", "quoted", "signature", "signoff"]
     assert score.guaranteed_noise_hits == 0, summary
     assert score.found_answered_rate >= HELDOUT_FOUND_ANSWERED_FLOOR[path.stem], summary
+
+
+def test_noise_text_counts_only_where_it_stands_as_words() -> None:
+    from bot.staff.email_eval import occurrences
+
+    email = "hi\nwe live in chicago, hi again"
+    # "hi" inside "chicago" is not the greeting: counting it would charge a question about
+    # Chicago with a greeting taken.
+    assert occurrences(email, "hi") == [(0, 2), (23, 25)]
+    assert occurrences(email, "chicago,") == [(14, 22)]
+    assert occurrences(email, ", hi") == [(21, 25)]

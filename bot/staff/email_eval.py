@@ -59,12 +59,18 @@ def load_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def occurrences(text: str, sub: str) -> list[tuple[int, int]]:
+    """Where `sub` stands in `text` as words of its own: "hi" in "Hi," but not in "Chicago"."""
     out, start = [], 0
     while sub:
         at = text.find(sub, start)
         if at < 0:
             break
-        out.append((at, at + len(sub)))
+        end = at + len(sub)
+        cuts_word = (sub[0].isalnum() and at > 0 and text[at - 1].isalnum()) or (
+            sub[-1].isalnum() and end < len(text) and text[end].isalnum()
+        )
+        if not cuts_word:
+            out.append((at, end))
         start = at + 1
     return out
 
