@@ -21,8 +21,8 @@ from actions.request_steps import (
     reset_flow,
 )
 from actions.verification import OrderFormValidation
-from bot import services
-from bot.order_messages import describe_item
+from bot.shopper import process_wide
+from bot.shopper.order_replies import describe_item
 
 
 class ValidateCancelForm(OrderFormValidation):
@@ -31,6 +31,10 @@ class ValidateCancelForm(OrderFormValidation):
 
     def flow_slots(self, tracker: Tracker) -> list[str]:
         return ["confirm"]
+
+    def confirm_choices(self, tracker: Tracker) -> str:
+        number = text_slot(tracker, "verified_order", 100) or "the order"
+        return f'Say "yes" to cancel {number} now, or "no" to keep it as it is.'
 
     def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
         if order["status"] == "cancelled":
@@ -60,7 +64,7 @@ class ActionSubmitCancel(Action):
         body = {"order_number": number, "email": email}
         body["idempotency_key"] = idempotency_key(tracker, "cancel", number)
         done, failed = await call_backend(
-            dispatcher, tracker, services.order_client().cancel, **body
+            dispatcher, tracker, process_wide.order_client().cancel, **body
         )
         if done is not None:
             dispatcher.utter_message(

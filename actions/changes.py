@@ -3,7 +3,6 @@ size): the form and its questions, the confirmation question and the submit."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
@@ -12,7 +11,15 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.inputs import ascii_digits, chosen_item, clean_text, facts, text_slot
+from actions.inputs import (
+    ascii_digits,
+    chosen_item,
+    clean_text,
+    entity_values,
+    facts,
+    latest_text,
+    text_slot,
+)
 from actions.request_steps import (
     call_backend,
     declined,
@@ -22,15 +29,11 @@ from actions.request_steps import (
     reset_flow,
 )
 from actions.verification import OrderFormValidation, digression
-from bot import services
-from bot.catalogue_match import ATTRIBUTES, allowed, match
-from bot.order_messages import describe_item
+from bot.shopper import process_wide
+from bot.shopper.catalogue_match import ATTRIBUTES, allowed, match
+from bot.shopper.free_answers import attribute_to_change
+from bot.shopper.order_replies import describe_item
 
-ATTRIBUTE_WORDS = {
-    "gemstone": r"stone|gem|diamond|sapphire|ruby|emerald",
-    "metal": r"metal|gold|platinum|colou?r",
-    "ring_size": r"size|bigger|smaller|fit",
-}
 ATTRIBUTE_NAMES = {"gemstone": "gemstone", "metal": "metal colour", "ring_size": "ring size"}
 
 
@@ -50,6 +53,24 @@ class ValidateChangeForm(OrderFormValidation):
             return "change_already_used"
         return None
 
+    def given_with_request(self, tracker: Tracker) -> dict[str, str]:
+        # "change my ring size to 7", "switch my order to rose gold": what and to what.
+        for entity in (
+            "ring_size",
+            "metal",
+            "gemstone",
+        ):  # the entities are named as the attributes
+            for value in entity_values(tracker, entity):
+                return {"change_attribute": ATTRIBUTE_NAMES[entity], "change_value": value}
+        wanted = attribute_to_change(latest_text(tracker), process_wide.lemmatizer().tokens)
+        return {"change_attribute": ATTRIBUTE_NAMES[wanted]} if wanted else {}
+
+    def confirm_choices(self, tracker: Tracker) -> str:
+        return (
+            'Say "yes" to submit this change (it uses the one change your order allows), '
+            'or "no" to keep your order as it is.'
+        )
+
     async def validate_change_attribute(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -58,14 +79,21 @@ class ValidateChangeForm(OrderFormValidation):
         text = ascii_digits(clean_text(value, 200)).lower()
         # "make it rose gold" names the value too: take both.
         for attribute in ("metal", "gemstone", "ring_size"):
-            named = match(attribute, text, services.lemmatizer())
+            named = match(attribute, text, process_wide.lemmatizer())
             if named and attribute != "ring_size":
                 return {"change_attribute": attribute, "change_value": named}
-        for attribute, words in ATTRIBUTE_WORDS.items():
-            if re.search(words, text):
-                return {"change_attribute": attribute}
+        wanted = attribute_to_change(text, process_wide.lemmatizer().tokens)  # "it's too tight"
+        if wanted is not None:
+            return {"change_attribute": wanted}
         dispatcher.utter_message(
-            text="You can change the gemstone, the metal colour or the ring size."
+            text="Your order allows one change to one item: its gemstone (the stone set in "
+            f"it), its metal colour ({', '.join(allowed('metal'))}) or its ring size. "
+            "Which of the three would you like to change?",
+            buttons=[
+                {"title": "Gemstone", "payload": "gemstone"},
+                {"title": "Metal colour", "payload": "metal"},
+                {"title": "Ring size", "payload": "ring size"},
+            ],
         )
         return {"change_attribute": None}
 
@@ -80,7 +108,7 @@ class ValidateChangeForm(OrderFormValidation):
             named = await self.validate_change_attribute(value, dispatcher, tracker, domain)
             return {"change_value": None, **named}
         text = ascii_digits(clean_text(value, 200))
-        new = match(attribute, text, services.lemmatizer())
+        new = match(attribute, text, process_wide.lemmatizer())
         if new is None:
             options = ", ".join(allowed(attribute))
             dispatcher.utter_message(
@@ -158,7 +186,7 @@ class ActionSubmitChange(Action):
         }
         body["idempotency_key"] = idempotency_key(tracker, "change", *body.values())
         done, failed = await call_backend(
-            dispatcher, tracker, services.order_client().request_change, **body
+            dispatcher, tracker, process_wide.order_client().request_change, **body
         )
         if done is not None:
             dispatcher.utter_message(

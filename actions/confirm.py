@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import cancellation, changes, returns
 from actions.inputs import active_form, last_form, text_slot
-from actions.request_steps import YES_NO
+from bot.shopper.buttons import YES_NO
 
 log = logging.getLogger(__name__)
 

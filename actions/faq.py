@@ -11,9 +11,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.handoff import hand_off, talk_to_person
+from actions.handoff import hand_off
 from actions.inputs import latest_intent, latest_text, number_slot
-from bot import services
+from bot.settings import get_settings
+from bot.shopper import process_wide
+from bot.shopper.buttons import talk_to_person
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +35,14 @@ def is_terse(intent: str | None, text: str) -> bool:
 def answer_digression(dispatcher: CollectingDispatcher, question: str) -> None:
     """Answer a policy question asked in the middle of a flow (the flow then goes on)."""
     try:
-        result = services.faq_engine().search(question)
+        result = process_wide.faq_engine().search(question)
     except Exception:
         log.exception("FAQ retrieval failed")
         result = None
     if result is not None and result.entry is not None:
         dispatcher.utter_message(text=result.entry.answer)
     else:
-        email = services.settings().support_email
+        email = get_settings().support_email
         dispatcher.utter_message(
             text=f"I'm not sure about that one; you can ask a person or write to {email}."
         )
@@ -52,7 +54,7 @@ class ActionAnswerFaq(Action):
         # (about a second), so the first shopper's question is not the one that waits.
         # A broken corpus or model is logged here and answered with a hand-off later.
         try:
-            services.faq_engine()
+            process_wide.faq_engine()
         except Exception:
             log.exception("FAQ engine could not be loaded at start")
 
@@ -76,7 +78,7 @@ class ActionAnswerFaq(Action):
             return []
         try:
             # Retrieval is CPU work (~5 ms); keep the event loop free for other chats.
-            result = await asyncio.to_thread(services.faq_engine().search, question)
+            result = await asyncio.to_thread(process_wide.faq_engine().search, question)
         except Exception:
             log.exception("FAQ retrieval failed")
             hand_off(dispatcher, "faq_error", "Sorry, I can't look that up right now.")
@@ -93,7 +95,7 @@ class ActionAnswerFaq(Action):
             return []
         misses = int(min(max(number_slot(tracker, "faq_misses") or 0, 0), 100)) + 1
         self._record(tracker, question, result)
-        email = services.settings().support_email
+        email = get_settings().support_email
         if misses >= MISSES_BEFORE_OFFERING_A_PERSON:
             dispatcher.utter_message(
                 text=(
@@ -121,7 +123,7 @@ class ActionAnswerFaq(Action):
     def _record(tracker: Tracker, question: str, result: Any) -> None:
         closest = result.alternatives[0] if result.alternatives else None
         try:
-            services.unanswered_log().record(
+            process_wide.unanswered_log().record(
                 sender_id=tracker.sender_id,
                 question=question,
                 intent=latest_intent(tracker),

@@ -8,29 +8,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.inputs import entity_values, latest_intent, number_slot
-from bot import services
-
-# Why the bot offered a person, carried by the button itself (an entity in its payload), so
-# the staff queue shows the real reason and not just "the shopper asked".
-# The reasons a "Talk to a person" button may carry; `assistant_error` is the gateway's,
-# on the notice for a message the assistant could not answer (bot/gateway/chat.py).
-BUTTON_HANDOFF_REASONS = frozenset(
-    {"faq_unanswered", "order_system_down", "verification_locked", "assistant_error"}
-)
-
-
-def talk_to_person(reason: str) -> dict[str, str]:
-    """The "Talk to a person" button, for a hand-off the bot itself suggested."""
-    assert reason in BUTTON_HANDOFF_REASONS, reason
-    return {
-        "title": "Talk to a person",
-        "payload": f'/human_handoff{{"handoff_reason": "{reason}"}}',
-    }
+from bot.settings import get_settings
+from bot.shopper.buttons import BUTTON_HANDOFF_REASONS
 
 
 def hand_off(dispatcher: CollectingDispatcher, reason: str, text: str | None = None) -> None:
     """Tell the shopper a person takes over, and tell the gateway (custom payload)."""
-    email = services.settings().support_email
+    email = get_settings().support_email
     dispatcher.utter_message(
         text=text
         or (

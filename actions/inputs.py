@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterator
 from datetime import date
 from typing import Any
 
-from bot.order_client import Shopper
+from bot.shopper.order_backend import Shopper
 
 # Longer than any answer a form asks for (the gateway's frames are 2 KB); a longer value
 # is cut, never refused, so a long message still reaches its validator.

@@ -11,8 +11,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.request_steps import call_backend, handled_block, proof, reset_flow
 from actions.verification import OrderFormValidation
-from bot import services
-from bot.order_messages import status_message
+from bot.shopper import process_wide
+from bot.shopper.order_replies import status_message
 
 
 class ValidateOrderStatusForm(OrderFormValidation):
@@ -34,7 +34,7 @@ class ActionOrderStatus(Action):
         order, failed = await call_backend(
             dispatcher,
             tracker,
-            services.order_client().lookup,
+            process_wide.order_client().lookup,
             order_number=number,
             email=email,
         )

@@ -4,7 +4,7 @@ stopped before submitting, the shopper's "yes", and the call to the order backen
 Nothing is reported as done unless the order backend confirmed it, and nothing as "not
 submitted" unless it confirmed that too. Every create carries an idempotency key derived
 from the conversation and the request, so a retried submit makes one record, not two, and
-a write whose answer was lost can be asked about again (bot.order_client).
+a write whose answer was lost can be asked about again (bot.shopper.order_backend).
 """
 
 from __future__ import annotations
@@ -18,29 +18,29 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.handoff import hand_off, talk_to_person
+from actions.handoff import hand_off
 from actions.inputs import facts, shopper, text_slot
 from actions.slots import FORGET_VERIFICATION, REQUEST_SLOTS
 from actions.verification import verified_email
-from bot import services
-from bot.order_client import (
+from bot.orders.domain import Refused
+from bot.settings import get_settings
+from bot.shopper.buttons import talk_to_person
+from bot.shopper.order_backend import (
     OrderBackendUnavailable,
     OrderNotFound,
-    Refused,
     VerificationLocked,
     WriteOutcomeUnknown,
 )
-from bot.order_messages import (
+from bot.shopper.order_replies import (
     describe_item,
     not_submitted,
     verification_locked,
     write_unconfirmed,
 )
-from bot.order_rules_text import explain
+from bot.shopper.refusals import explain
 
 log = logging.getLogger(__name__)
 
-YES_NO = [{"title": "Yes", "payload": "yes"}, {"title": "No", "payload": "no"}]
 BACKEND_DOWN = (
     "I can't reach our order system right now, so I can't look at your order. Please try "
     "again in a few minutes, or a person from our team can help."
@@ -81,7 +81,7 @@ def idempotency_key(tracker: Tracker, kind: str, *parts: Any) -> str:
 
 def tell_locked(dispatcher: CollectingDispatcher) -> None:
     dispatcher.utter_message(
-        text=verification_locked(services.settings().support_email),
+        text=verification_locked(get_settings().support_email),
         buttons=[talk_to_person("verification_locked")],
     )
 
@@ -143,9 +143,7 @@ async def call_backend(
     except WriteOutcomeUnknown as exc:
         # Never "not submitted" here: it may have gone through. A person checks.
         log.warning("order backend did not confirm a write: %s", exc)
-        hand_off(
-            dispatcher, "write_unconfirmed", write_unconfirmed(services.settings().support_email)
-        )
+        hand_off(dispatcher, "write_unconfirmed", write_unconfirmed(get_settings().support_email))
     except OrderBackendUnavailable as exc:
         log.warning("order backend unavailable: %s", exc)
         dispatcher.utter_message(

@@ -3,7 +3,6 @@ question and the submit."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
@@ -12,7 +11,14 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.inputs import ascii_digits, chosen_item, clean_text, text_slot
+from actions.inputs import (
+    ascii_digits,
+    chosen_item,
+    clean_text,
+    entity_values,
+    latest_text,
+    text_slot,
+)
 from actions.request_steps import (
     call_backend,
     declined,
@@ -22,9 +28,10 @@ from actions.request_steps import (
     reset_flow,
 )
 from actions.verification import OrderFormValidation, digression
-from bot import services
-from bot.catalogue_match import match
-from bot.order_messages import describe_item
+from bot.shopper import process_wide
+from bot.shopper.catalogue_match import match
+from bot.shopper.free_answers import return_or_exchange, size_step
+from bot.shopper.order_replies import describe_item
 
 
 class ValidateReturnForm(OrderFormValidation):
@@ -45,18 +52,45 @@ class ValidateReturnForm(OrderFormValidation):
             return "outside_return_window"
         return None
 
+    def given_with_request(self, tracker: Tracker) -> dict[str, str]:
+        text = latest_text(tracker)
+        given: dict[str, str] = {}
+        if return_or_exchange(text, process_wide.lemmatizer().tokens, bare_return=False):
+            given["return_kind"] = text  # validate_return_kind keeps the reason too
+        for size in entity_values(tracker, "ring_size"):
+            given["exchange_size"] = size
+        return given
+
+    def confirm_choices(self, tracker: Tracker) -> str:
+        kind = return_kind(tracker)
+        return f'Say "yes" and I\'ll submit this {kind} request, or "no" and nothing is sent.'
+
     async def validate_return_kind(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
             return {"return_kind": None}
-        text = clean_text(value, 500).lower()
-        if re.search(r"exchang|swap|trade|different|another|excange", text):
-            return {"return_kind": "exchange"}
-        if re.search(r"return|refund|money|send (it )?back|retrun", text):
-            return {"return_kind": "return"}
-        dispatcher.utter_message(text='Please say "return" or "exchange".')
-        return {"return_kind": None}
+        choice = return_or_exchange(clean_text(value, 500), process_wide.lemmatizer().tokens)
+        if choice is None:
+            # Not the same sentence again: what each choice means, then the choice.
+            ring = chosen_item(tracker).get("ring_size") or not chosen_item(tracker)
+            other = "in another ring size" if ring else "for a replacement"
+            dispatcher.utter_message(
+                text="You can choose either: a return sends the item back to us for a "
+                f"refund; an exchange sends it back and you get it {other} instead. "
+                "Which would you like?",
+                buttons=[
+                    {"title": "Return for a refund", "payload": "return"},
+                    {"title": "Exchange", "payload": "exchange"},
+                ],
+            )
+            return {"return_kind": None}
+        slots: dict[str, Any] = {"return_kind": choice.kind}
+        if choice.reason and not text_slot(tracker, "return_reason"):
+            slots["return_reason"] = choice.reason  # "it's too big" was the reason too
+        if choice.other_size and chosen_item(tracker).get("ring_size"):
+            dispatcher.utter_message(text="An exchange for another size, then.")
+        return slots
 
     async def validate_return_reason(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -71,7 +105,12 @@ class ValidateReturnForm(OrderFormValidation):
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
             return {"exchange_size": None}
-        size = match("ring_size", ascii_digits(clean_text(value, 200)), services.lemmatizer())
+        text = ascii_digits(clean_text(value, 200))
+        size = match("ring_size", text, process_wide.lemmatizer())
+        step, now = size_step(text), chosen_item(tracker).get("ring_size")
+        if size is None and step is not None and now is not None:
+            # "a size up", "half a size smaller": from the size the ring has now.
+            size = match("ring_size", str(float(str(now)) + step), process_wide.lemmatizer())
         if size is None:
             dispatcher.utter_message(
                 text="That isn't a ring size we make. Sizes go from 3 to 13, in half sizes "
@@ -120,7 +159,7 @@ class ActionSubmitReturn(Action):
         }
         body["idempotency_key"] = idempotency_key(tracker, "return", *body.values())
         done, failed = await call_backend(
-            dispatcher, tracker, services.order_client().create_return, **body
+            dispatcher, tracker, process_wide.order_client().create_return, **body
         )
         if done is not None:
             text = (

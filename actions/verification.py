@@ -13,7 +13,6 @@ make a validator raise.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from abc import ABC, abstractmethod
 from datetime import date
@@ -38,14 +37,16 @@ from actions.inputs import (
     text_slot,
 )
 from actions.slots import FORGET_VERIFICATION, REQUEST_SLOTS, VERIFICATION_SLOTS
-from bot import services
-from bot.order_client import (
+from bot.settings import get_settings
+from bot.shopper import process_wide
+from bot.shopper.free_answers import item_number, yes_or_no
+from bot.shopper.identifiers import normalize_email, normalize_order_number
+from bot.shopper.order_backend import (
     OrderBackendUnavailable,
     OrderNotFound,
     Shopper,
     VerificationLocked,
 )
-from bot.validation import normalize_email, normalize_order_number
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def is_verified(tracker: Tracker) -> bool:
     verified_at = number_slot(tracker, "verified_at")
     if not (verified_at and text_slot(tracker, "verified_order") and verified_email(tracker)):
         return False
-    ttl = services.settings().verification_ttl_seconds
+    ttl = get_settings().verification_ttl_seconds
     return 0 <= time.time() - verified_at < ttl
 
 
@@ -115,6 +116,16 @@ class OrderFormValidation(FormValidationAction, ABC):
         """Why this request cannot go ahead for this order (checked after verification)."""
         return None
 
+    def given_with_request(self, tracker: Tracker) -> dict[str, str]:
+        """The request's own answers the shopper gave in the message that started it
+        ("exchange my ring, it's too small"), as raw values for this form's validators:
+        given once, not asked again. Only what the message makes clear."""
+        return {}
+
+    def confirm_choices(self, tracker: Tracker) -> str:
+        """What "yes" and "no" do at this request's confirmation, for an unclear answer."""
+        return 'Say "yes" to submit it as summarised, or "no" and nothing is sent.'
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
@@ -125,6 +136,11 @@ class OrderFormValidation(FormValidationAction, ABC):
             # would submit this request before the shopper saw "To confirm".
             events = [SlotSet(s, None) for s in REQUEST_SLOTS]
             drop_candidates(tracker, REQUEST_SLOTS)
+            # What the starting message already said is validated like an answer.
+            given = self.given_with_request(tracker)
+            tracker.events.extend(
+                {"event": "slot", "name": k, "value": v} for k, v in given.items()
+            )
         if tracker.get_slot("verified_at") is not None and not is_verified(tracker):
             # Verified too long ago: ask again rather than trust a stale proof.
             events += [SlotSet(s, None) for s in (*VERIFICATION_SLOTS, "order_number", "email")]
@@ -143,7 +159,7 @@ class OrderFormValidation(FormValidationAction, ABC):
 
     async def _refresh(self, tracker: Tracker) -> dict[str, Any]:
         try:
-            order = await services.order_client().lookup(
+            order = await process_wide.order_client().lookup(
                 str(text_slot(tracker, "verified_order")),
                 str(verified_email(tracker)),
                 shopper(tracker),
@@ -233,7 +249,7 @@ class OrderFormValidation(FormValidationAction, ABC):
     async def _verify(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, number: str, email: str
     ) -> dict[str, Any]:
-        client = services.order_client()
+        client = process_wide.order_client()
         who: Shopper = shopper(tracker)
         try:
             ok = await client.verify(number, email, who)
@@ -273,8 +289,9 @@ class OrderFormValidation(FormValidationAction, ABC):
             return {"order_item": None}
         items = facts(tracker).get("items", [])
         text = ascii_digits(clean_text(value, 200)).strip().lower()
-        if re.fullmatch(r"[0-9]{1,3}", text) and 1 <= int(text) <= len(items):
-            return {"order_item": str(items[int(text) - 1]["id"])}
+        picked = item_number(text, len(items))  # "2", "the second one", "the last one"
+        if picked is not None:
+            return {"order_item": str(items[picked - 1]["id"])}
         hits = [i for i in items if text and text in " ".join(str(v).lower() for v in i.values())]
         if len(hits) == 1:
             return {"order_item": str(hits[0]["id"])}
@@ -286,11 +303,16 @@ class OrderFormValidation(FormValidationAction, ABC):
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
             return {"confirm": None}
-        intent = latest_intent(tracker)
-        text = clean_text(value, 200).strip().lower()
-        if intent == "affirm" or re.fullmatch(r"(yes|y|yep|yeah|sure|ok|okay|confirm)\W*", text):
-            return {"confirm": "yes"}
-        if intent == "deny" or re.fullmatch(r"(no|n|nope|nah|cancel|stop)\W*", text):
-            return {"confirm": "no"}
-        dispatcher.utter_message(text="Please answer yes or no.")
+        text = clean_text(value, 200).strip()
+        answer = yes_or_no(text)
+        if answer is None and len(text.split()) <= 3 and "but" not in text.lower():
+            # A short reply the word lists miss ("spot on", "uh huh"): NLU's affirm/deny.
+            # Never for a longer one, where a condition can hide ("ok if it's gold").
+            answer = {"affirm": True, "deny": False}.get(latest_intent(tracker) or "")
+        if answer is not None:
+            return {"confirm": "yes" if answer else "no"}
+        dispatcher.utter_message(
+            text=f"I'm not sure that was a yes or a no. {self.confirm_choices(tracker)}",
+            buttons=[{"title": "Yes", "payload": "yes"}, {"title": "No", "payload": "no"}],
+        )
         return {"confirm": None}

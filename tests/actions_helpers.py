@@ -24,10 +24,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from bot import services, stack
+from bot import stack
 from bot.orders.db import create_orders_engine
 from bot.orders.models import Customer, Item, Order, Payment, Shipment
 from bot.settings import PROJECT_ROOT, Settings
+from bot.shopper import process_wide
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
 RINGS = [("Solitaire Diamond Ring", "diamond"), ("Halo Sapphire Ring", "sapphire")]
@@ -123,11 +124,11 @@ def actions_use(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator
     environment would give them)."""
     for key, value in stack.settings_env(settings).items():
         monkeypatch.setenv(key, value)
-    services.reset()
+    process_wide.reset()
     try:
         yield settings
     finally:
-        services.reset()
+        process_wide.reset()
 
 
 def tracker(

@@ -19,9 +19,9 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 import actions
 from actions.faq import ActionAnswerFaq
 from actions.handoff import ActionHandoff
-from bot import services
 from bot.faq.unanswered import UnansweredLog
 from bot.settings import PROJECT_ROOT
+from bot.shopper import process_wide
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
 
@@ -30,9 +30,9 @@ DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
 def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'app.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
-    services.reset()
+    process_wide.reset()
     yield url
-    services.reset()
+    process_wide.reset()
 
 
 def tracker(
@@ -91,7 +91,7 @@ def test_every_domain_action_is_registered_exactly_once():
 
 async def test_policy_question_gets_the_store_answer_and_its_button(db_url):
     events, messages = await run(ActionAnswerFaq(), tracker("can I still cancel my order?", "faq"))
-    answer = services.faq_engine().corpus.get("returns_cancel_order")
+    answer = process_wide.faq_engine().corpus.get("returns_cancel_order")
     assert messages[0]["text"] == answer.answer
     assert messages[0]["buttons"] == [{"title": "Cancel my order", "payload": "/cancel_order"}]
     assert events == [{"event": "slot", "timestamp": None, "name": "faq_misses", "value": 0.0}]
@@ -129,7 +129,7 @@ async def test_second_miss_in_a_row_offers_the_handoff(db_url):
 
 async def test_a_broken_faq_becomes_an_apology_and_a_handoff(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("FAQ_CORPUS_DIR", str(tmp_path / "missing"))
-    services.reset()
+    process_wide.reset()
     _events, messages = await run(ActionAnswerFaq(), tracker("klarna?", "faq"))
     assert messages[0]["text"] == "Sorry, I can't look that up right now."
     assert messages[-1]["custom"] == {"handoff": {"reason": "faq_error"}}
@@ -170,7 +170,7 @@ async def test_handoff_after_faq_misses_says_why(db_url):
 
 async def test_terse_message_with_nothing_asked_tries_the_faq_quietly(db_url):
     _, messages = await run(ActionAnswerFaq(), tracker("klarna?", "inform"))
-    assert messages[0]["text"] == services.faq_engine().corpus.get("payments_bnpl").answer
+    assert messages[0]["text"] == process_wide.faq_engine().corpus.get("payments_bnpl").answer
     for text, intent in [("yes", "affirm"), ("KNT-1001", "inform"), ("gift cards?", "inform")]:
         events, messages = await run(ActionAnswerFaq(), tracker(text, intent))
         assert [m["response"] for m in messages] == ["utter_how_can_i_help"], text
@@ -181,7 +181,7 @@ async def test_terse_message_with_nothing_asked_tries_the_faq_quietly(db_url):
 async def test_a_whole_sentence_taken_as_inform_is_still_looked_up(db_url):
     t = tracker("I would like to know about the warranty on my ring", "inform")
     _, messages = await run(ActionAnswerFaq(), t)
-    warranty = services.faq_engine().corpus.get("orders_warranty_other_jewelry").answer
+    warranty = process_wide.faq_engine().corpus.get("orders_warranty_other_jewelry").answer
     assert messages[0]["text"] == warranty
     # A sentence that matches nothing is still not counted as a question we failed.
     events, messages = await run(ActionAnswerFaq(), tracker("my ring is in 18k gold", "inform"))

@@ -39,8 +39,8 @@ from actions.handoff import ActionHandoff
 from actions.order_status import ActionOrderStatus, ValidateOrderStatusForm
 from actions.request_steps import ActionAskOrderItem
 from actions.returns import ActionSubmitReturn, ValidateReturnForm
-from bot import services
 from bot.settings import PROJECT_ROOT, Settings, get_settings
+from bot.shopper import process_wide
 
 from .actions_helpers import DOMAIN, Backend, order_backend, tracker
 from .orders_helpers import DEMO
@@ -380,15 +380,15 @@ def action_env(
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ENVIRONMENT", "local")
         mp.setenv("DATABASE_URL", f"sqlite:///{app_db}")
-        services.reset()
+        process_wide.reset()
 
         def use(kind: str) -> None:
             mp.setenv("ORDERS_URL", backends[kind].settings.orders_url)
             get_settings.cache_clear()
-            services.order_client.cache_clear()
+            process_wide.order_client.cache_clear()
 
         yield use
-    services.reset()
+    process_wide.reset()
 
 
 @pytest.mark.parametrize("kind", ["open", "strict"])

@@ -20,12 +20,12 @@ from actions.faq import ActionAnswerFaq
 from actions.order_status import ActionOrderStatus
 from actions.returns import ActionSubmitReturn
 from actions.verification import NOT_VERIFIED
-from bot import services
-from bot.order_client import WRITE_CONFIRM_BUDGET_SECONDS
-from bot.order_messages import verification_locked
 from bot.orders.db import Database
 from bot.orders.models import AuditEntry, Cancellation, Order
 from bot.settings import Settings
+from bot.shopper import process_wide
+from bot.shopper.order_backend import WRITE_CONFIRM_BUDGET_SECONDS
+from bot.shopper.order_replies import verification_locked
 
 from .actions_helpers import (
     Backend,
@@ -148,12 +148,12 @@ async def test_confirmation_summary_then_cancel_for_real(env):
     slots, messages = await run(ActionSubmitCancel(), tracker(slots=state))
     assert "KNT-1005 is cancelled" in messages[0]["text"]
     assert slots["confirm"] is None and slots["request_blocked"] is None
-    order = await services.order_client().lookup("KNT-1005", "eve@example.com")
+    order = await process_wide.order_client().lookup("KNT-1005", "eve@example.com")
     assert order["status"] == "cancelled"
 
 
 async def test_a_double_submitted_return_makes_one_record(env):
-    facts = await services.order_client().lookup("KNT-1002", "ben@example.com")
+    facts = await process_wide.order_client().lookup("KNT-1002", "ben@example.com")
     state = {
         **verified("KNT-1002", "ben@example.com"),
         "order_facts": facts,
@@ -165,13 +165,13 @@ async def test_a_double_submitted_return_makes_one_record(env):
     _, first = await run(ActionSubmitReturn(), tracker(slots=state, sender="double"))
     _, second = await run(ActionSubmitReturn(), tracker(slots=state, sender="double"))
     assert "RMA-" in first[0]["text"] and first[0]["text"] == second[0]["text"]
-    order = await services.order_client().lookup("KNT-1002", "ben@example.com")
+    order = await process_wide.order_client().lookup("KNT-1002", "ben@example.com")
     assert len(order["open_returns"]) == 1
 
 
 async def test_backend_down_says_so_and_reports_nothing(env, monkeypatch):
     monkeypatch.setenv("ORDERS_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens
-    services.reset()
+    process_wide.reset()
     _, messages = await run(
         ActionOrderStatus(), tracker(slots=verified("KNT-1001", "ava@example.com"))
     )
@@ -359,7 +359,7 @@ async def test_a_write_the_backend_rolled_back_is_not_submitted(env, backend):
         blocker.close()
     assert "nothing has been submitted" in texts(messages)
     assert cancellations(backend, number) == 0
-    order = await services.order_client().lookup(number, email)
+    order = await process_wide.order_client().lookup(number, email)
     assert order["status"] == "in_production"
 
 

@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from bot.catalogue_match import match
 from bot.faq.text import Lemmatizer
-from bot.order_messages import status_message
-from bot.order_rules_text import explain
-from bot.validation import normalize_email, normalize_order_number
+from bot.shopper.catalogue_match import match
+from bot.shopper.identifiers import normalize_email, normalize_order_number
+from bot.shopper.order_replies import status_message
+from bot.shopper.refusals import explain
 
 
 @pytest.fixture(scope="module")

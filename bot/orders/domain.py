@@ -116,6 +116,14 @@ class Refused(Exception):
         return {"reason": self.reason, "message": self.message, **self.extra}
 
 
+def key_reused() -> Refused:
+    """A create whose idempotency key was already used for a different request."""
+    return Refused(
+        "idempotency_key_reused",
+        "This idempotency key was already used for a different request; use a new key.",
+    )
+
+
 class NotFound(Exception):
     """No order matches the number and e-mail given (never says which part was wrong)."""
 

@@ -23,9 +23,9 @@ from bot.orders.domain import (
     ChangeStatus,
     NotFound,
     OrderStatus,
-    Refused,
     ReturnKind,
     ReturnStatus,
+    key_reused,
 )
 from bot.orders.guessing import GuessingGuard
 from bot.orders.models import Cancellation, ChangeRequest, Order, ReturnRequest
@@ -47,13 +47,6 @@ Clock = Callable[[], datetime]
 View = TypeVar("View")
 
 
-def _key_reused() -> Refused:
-    return Refused(
-        "idempotency_key_reused",
-        "This idempotency key was already used for a different request; use a new key.",
-    )
-
-
 def _replay(
     session: Session, model: type[Keyed], key: str, digest: str, view: Callable[[Keyed], View]
 ) -> View | None:
@@ -65,7 +58,7 @@ def _replay(
     if earlier is None:
         return None
     if earlier.request_hash != digest:
-        raise _key_reused()
+        raise key_reused()
     return view(earlier)
 
 

@@ -97,7 +97,7 @@ def suggest(
     """Answers for one customer e-mail read from standard input: its questions, up to 3 FAQ
     answers each, the order's facts if it names one, and a draft reply."""
     from bot.faq import CorpusError, FaqEngine
-    from bot.order_client import OrderClient
+    from bot.shopper.order_backend import OrderClient
     from bot.staff import suggest as suggestions
     from bot.staff.console import describe_order
     from bot.staff.nlp import full_pipeline

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from bot.gateway.dbthread import DbThread
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.gateway.ratelimit import RateLimiter
-from bot.order_client import OrderBackendUnavailable, OrderClient, OrderNotFound
 from bot.settings import Settings
+from bot.shopper.order_backend import OrderBackendUnavailable, OrderClient, OrderNotFound
 from bot.staff.accounts import StaffAccounts, StaffUser
 from bot.staff.desk import HandoffDesk
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.orders.domain import WriteDeadlineExceeded
+from bot.orders.domain import WriteDeadlineExceeded, key_reused
 from bot.orders.errors import BODY_TOO_LARGE, DATABASE_UNAVAILABLE
 from bot.orders.schemas import ErrorText, ProblemBody, Unauthorized, problem_example
 
@@ -111,7 +111,4 @@ def refusals(description: str, **examples: dict[str, Any]) -> Responses:
     }
 
 
-KEY_REUSED = problem_example(
-    "idempotency_key_reused",
-    "This idempotency key was already used for a different request; use a new key.",
-)
+KEY_REUSED = problem_example(**key_reused().detail())

@@ -6,20 +6,12 @@ pre-checks); every text quotes the store's FAQ rules, never new policy.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-TALK = {"title": "Talk to a person", "payload": "/human_handoff"}
-START_RETURN = {"title": "Start a return", "payload": "/start_return"}
-CANCEL = {"title": "Cancel my order", "payload": "/cancel_order"}
-CHANGE = {"title": "Change my order", "payload": "/change_order"}
+from bot.shopper.buttons import CANCEL, CHANGE, START_RETURN, talk_to_person
+from bot.shopper.dates import long_date
 
-
-def _fmt(value: str | None) -> str:
-    if not value:
-        return ""
-    d = date.fromisoformat(value[:10])
-    return f"{d:%B} {d.day}, {d.year}"
+TALK = talk_to_person()
 
 
 def explain(
@@ -37,7 +29,7 @@ def explain(
             [CANCEL, CHANGE, TALK],
         )
     if reason == "outside_return_window":
-        ended = _fmt(extra.get("window_ended_on") or order.get("return_window_ends"))
+        ended = long_date(extra.get("window_ended_on") or order.get("return_window_ends"))
         return (
             "You can return or exchange an item within 30 days from the shipping-confirmation "
             f"date; for {number} that window ended on {ended}. If something is wrong with the "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_ORDER = re.compile(r"(?i)(?:\bKNT[-\s]?|#|\b)(\d{4,6})\b")
+from bot.orders.normalize import find_order_number
+
 # Letters and digits of any script (müller@example.de, 用户@例子.中国): the order backend
 # compares whatever was stored, so refusing them would only stop real shoppers.
 _EMAIL = re.compile(r"^[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}$")
@@ -12,10 +13,7 @@ _EMAIL = re.compile(r"^[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}$")
 
 def normalize_order_number(text: str | None) -> str | None:
     """ "KNT-1001", "knt1001", "#1001", "order 1001" -> "KNT-1001"; None if there is none."""
-    if not text:
-        return None
-    match = _ORDER.search(text.strip())
-    return f"KNT-{match.group(1)}" if match else None
+    return find_order_number(text.strip(), bare=True) if text else None
 
 
 def normalize_email(text: str | None) -> str | None:

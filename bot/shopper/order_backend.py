@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from bot.orders.domain import Refused
 from bot.settings import Settings
 
 # Re-asks after a write whose outcome was lost, and the pauses before them. With the
@@ -53,15 +54,6 @@ class VerificationLocked(Exception):
     backend refused to check at all, so this says nothing about the details given."""
 
     message: str = ""
-
-
-@dataclass
-class Refused(Exception):
-    """The store's rules refuse the request (HTTP 409); `reason` is machine-readable."""
-
-    reason: str
-    message: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,10 +141,11 @@ class OrderClient:
             raise OrderNotFound()
         if r.status_code == 409:
             detail = _detail(r)
+            # The backend's own refusal, as it raised it (one meaning of Refused).
             raise Refused(
                 str(detail.get("reason", "refused")),
                 str(detail.get("message", "")),
-                {k: v for k, v in detail.items() if k not in ("reason", "message")},
+                **{k: v for k, v in detail.items() if k not in ("reason", "message")},
             )
         if r.status_code == 429 and _detail(r).get("reason") == "verification_locked":
             raise VerificationLocked(str(_detail(r).get("message", "")))

@@ -9,13 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value[:10]) if value else None
-
-
-def _fmt(d: date) -> str:
-    return f"{d:%B} {d.day}, {d.year}"
+from bot.shopper.dates import day, long_date
 
 
 def _item(order: dict[str, Any]) -> str:
@@ -82,11 +76,11 @@ def status_message(order: dict[str, Any], today: date) -> str:
     if status == "in_production":
         text = f"Order {number} ({what}) is being crafted."
         eta = order.get("crafting_eta") or {}
-        earliest, latest = _day(eta.get("earliest")), _day(eta.get("latest"))
+        earliest, latest = day(eta.get("earliest")), day(eta.get("latest"))
         if earliest and latest:
             text += (
                 f" Crafting takes 3 to 5 weeks, so we expect it to be ready between "
-                f"{_fmt(earliest)} and {_fmt(latest)}."
+                f"{long_date(earliest)} and {long_date(latest)}."
             )
         text += " When it ships you'll get a tracking number by e-mail."
         if payment.get("method") == "in_house" and payment.get("parts_paid", 0) < payment.get(
@@ -97,20 +91,20 @@ def status_message(order: dict[str, Any], today: date) -> str:
                 "paid; it ships once fully paid."
             )
         return text
-    shipped = _day(shipment.get("shipped_at"))
+    shipped = day(shipment.get("shipped_at"))
     carrier = shipment.get("carrier") or "the carrier"
     tracking = shipment.get("tracking_number")
     text = f"Order {number} ({what}) shipped"
-    text += f" on {_fmt(shipped)}" if shipped else ""
+    text += f" on {long_date(shipped)}" if shipped else ""
     text += f" with {carrier}" + (f", tracking number {tracking}." if tracking else ".")
-    delivered = _day(shipment.get("delivered_at"))
+    delivered = day(shipment.get("delivered_at"))
     if status == "delivered" and delivered:
-        text += f" It was delivered on {_fmt(delivered)}."
+        text += f" It was delivered on {long_date(delivered)}."
     else:
         text += f" {carrier} makes three delivery attempts and needs an adult's signature."
-    window = _day(order.get("return_window_ends"))
+    window = day(order.get("return_window_ends"))
     if window and window >= today:
-        text += f" You can return or exchange it until {_fmt(window)}."
+        text += f" You can return or exchange it until {long_date(window)}."
     elif window:
-        text += f" Its 30-day return window ended on {_fmt(window)}."
+        text += f" Its 30-day return window ended on {long_date(window)}."
     return text

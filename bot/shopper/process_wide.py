@@ -1,7 +1,8 @@
-"""Process-wide services, built on first use (never at import) and then shared.
-
-The action server calls these from its actions, so the FAQ engine is loaded once per
-process, not per message. Tests call `reset()` after changing the environment.
+"""The action server's process-wide services, built on first use (never at import) and
+then shared: the FAQ engine (loaded once per process, not per message), the
+unanswered-question log and the order backend's client. Settings come from
+`bot.settings.get_settings()`, the one way to get them. Tests call `reset()` after
+changing the environment.
 """
 
 from __future__ import annotations
@@ -11,12 +12,8 @@ from functools import lru_cache
 from bot.faq.engine import FaqEngine
 from bot.faq.text import Lemmatizer
 from bot.faq.unanswered import UnansweredLog
-from bot.order_client import OrderClient
-from bot.settings import Settings, get_settings
-
-
-def settings() -> Settings:
-    return get_settings()
+from bot.settings import get_settings
+from bot.shopper.order_backend import OrderClient
 
 
 @lru_cache(maxsize=1)
