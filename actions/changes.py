@@ -53,17 +53,17 @@ class ValidateChangeForm(OrderFormValidation):
             return "change_already_used"
         return None
 
-    def given_with_request(self, tracker: Tracker) -> dict[str, str]:
-        # "change my ring size to 7", "switch my order to rose gold": what and to what.
-        for entity in (
-            "ring_size",
-            "metal",
-            "gemstone",
-        ):  # the entities are named as the attributes
-            for value in entity_values(tracker, entity):
-                return {"change_attribute": ATTRIBUTE_NAMES[entity], "change_value": value}
+    async def given_with_request(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # "change my ring size to 7", "switch my order to rose gold": what, and to what.
+        # (Whether the item already has it is checked by the backend at the submit.)
+        for attribute in ("ring_size", "metal", "gemstone"):  # entities named as attributes
+            for value in entity_values(tracker, attribute):
+                if new := match(attribute, ascii_digits(value), process_wide.lemmatizer()):
+                    return {"change_attribute": attribute, "change_value": new}
         wanted = attribute_to_change(latest_text(tracker), process_wide.lemmatizer().tokens)
-        return {"change_attribute": ATTRIBUTE_NAMES[wanted]} if wanted else {}
+        return {"change_attribute": wanted} if wanted else {}
 
     def confirm_choices(self, tracker: Tracker) -> str:
         return (

@@ -52,13 +52,17 @@ class ValidateReturnForm(OrderFormValidation):
             return "outside_return_window"
         return None
 
-    def given_with_request(self, tracker: Tracker) -> dict[str, str]:
+    async def given_with_request(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = latest_text(tracker)
-        given: dict[str, str] = {}
+        given: dict[str, Any] = {}
         if return_or_exchange(text, process_wide.lemmatizer().tokens, bare_return=False):
-            given["return_kind"] = text  # validate_return_kind keeps the reason too
-        for size in entity_values(tracker, "ring_size"):
-            given["exchange_size"] = size
+            # "exchange it, it's too big": the kind, and the reason with it.
+            given |= await self.validate_return_kind(text, dispatcher, tracker, domain)
+        for value in entity_values(tracker, "ring_size"):
+            if size := match("ring_size", ascii_digits(value), process_wide.lemmatizer()):
+                given["exchange_size"] = size
         return given
 
     def confirm_choices(self, tracker: Tracker) -> str:

@@ -102,6 +102,17 @@ def digression(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     return False
 
 
+def started_now(tracker: Tracker) -> bool:
+    """The latest message started the running form: Rasa logs the form's activation
+    before it asks the form's validation action, so `active_loop` is already the form."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "active_loop" and event.get("name"):
+            return True
+    return False
+
+
 class OrderFormValidation(FormValidationAction, ABC):
     """Shared by every order form: verification first, then the request's own slots."""
 
@@ -116,10 +127,12 @@ class OrderFormValidation(FormValidationAction, ABC):
         """Why this request cannot go ahead for this order (checked after verification)."""
         return None
 
-    def given_with_request(self, tracker: Tracker) -> dict[str, str]:
+    async def given_with_request(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         """The request's own answers the shopper gave in the message that started it
-        ("exchange my ring, it's too small"), as raw values for this form's validators:
-        given once, not asked again. Only what the message makes clear."""
+        ("exchange my ring, it's too small"), validated: given once, not asked again.
+        Only what the message makes clear; nothing is said about the rest."""
         return {}
 
     def confirm_choices(self, tracker: Tracker) -> str:
@@ -130,17 +143,13 @@ class OrderFormValidation(FormValidationAction, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events: list[EventType] = []
-        if active_form(tracker) != self.form_name():
+        starting = active_form(tracker) != self.form_name() or started_now(tracker)
+        if starting:
             # The form starts: a new request. Nothing of the previous one counts, least of
             # all a "yes" whose submit never finished (the action server died in it): it
             # would submit this request before the shopper saw "To confirm".
             events = [SlotSet(s, None) for s in REQUEST_SLOTS]
             drop_candidates(tracker, REQUEST_SLOTS)
-            # What the starting message already said is validated like an answer.
-            given = self.given_with_request(tracker)
-            tracker.events.extend(
-                {"event": "slot", "name": k, "value": v} for k, v in given.items()
-            )
         if tracker.get_slot("verified_at") is not None and not is_verified(tracker):
             # Verified too long ago: ask again rather than trust a stale proof.
             events += [SlotSet(s, None) for s in (*VERIFICATION_SLOTS, "order_number", "email")]
@@ -155,6 +164,12 @@ class OrderFormValidation(FormValidationAction, ABC):
         # the shopper's to validate (and "KNT-... doesn't look like an order number" for
         # a slot the bot just cleared would be nonsense).
         tracker.slots.update({e["name"]: e["value"] for e in events})
+        if starting:
+            # What the starting message already said counts as answered (rasa-sdk would
+            # validate it only once asked, after verification: too late not to ask).
+            given = await self.given_with_request(dispatcher, tracker, domain)
+            events += [SlotSet(k, v) for k, v in given.items()]
+            tracker.slots.update(given)
         return events + cast("list[EventType]", await super().run(dispatcher, tracker, domain))
 
     async def _refresh(self, tracker: Tracker) -> dict[str, Any]:

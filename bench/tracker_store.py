@@ -104,7 +104,9 @@ def main() -> None:
     model = model_path(base.rasa_model_dir)
     if not model.is_file():
         raise SystemExit(f"no Rasa model {model.name}: run `make train`")
-    with tempfile.TemporaryDirectory(prefix="bench-tracker-", dir=PROJECT_ROOT / ".data") as tmp:
+    data_dir = PROJECT_ROOT / ".data"  # gitignored: absent in a fresh clone
+    data_dir.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-tracker-", dir=data_dir) as tmp:
         workdir = Path(tmp)
         settings = stack.on_free_ports(base, workdir)
         stack.seed_demo_orders(settings)

@@ -1,5 +1,6 @@
-"""`python -m rasa_runtime.launch run ...`: Rasa's own command line, with two speed fixes
-(the action server's replies; the SQL tracker store, see speed_up_sql_tracker_store), the
+"""`python -m rasa_runtime.launch run ...`: Rasa's own command line, with speed fixes
+(the action server's replies; the SQL tracker store, see speed_up_sql_tracker_store; a
+turn's cost that does not grow with the conversation, see flatten_turn_cost), the
 API's secret taken from the environment, and the tracker and lock stores of endpoints.yml
 from two URLs (RASA_TRACKER_STORE_URL, RASA_LOCK_STORE_URL; see store_env).
 
@@ -128,6 +129,26 @@ def speed_up_sql_tracker_store() -> None:
     store.save = save
 
 
+def flatten_turn_cost() -> None:
+    """A message late in a long conversation costs what an early one does (issue 11: turn
+    40 cost 1.7 times turn 1, bench/turn_cost.py). Rasa's work per turn grew with the
+    history: finding event classes and replaying every stored event on each read,
+    turning the whole history into dialogue states for every prediction, walking all
+    events for `applied_events()`. Each fix is in rasa_runtime/speedups/, with the
+    measured reason; answers stay exactly Rasa's (tests/test_rasa_runtime_turn_cost.py)."""
+    from rasa_runtime.speedups.dialogue_states import (
+        memoize_applied_events,
+        memoize_dialogue_states,
+    )
+    from rasa_runtime.speedups.event_types import cache_event_types
+    from rasa_runtime.speedups.tracker_cache import cache_sql_trackers
+
+    cache_event_types()
+    memoize_applied_events()
+    memoize_dialogue_states()
+    cache_sql_trackers()  # after speed_up_sql_tracker_store: it wraps that _retrieve
+
+
 def store_env(environ: MutableMapping[str, str]) -> None:
     """Set the variables endpoints.yml reads for the tracker and lock stores from the two
     settings RASA_TRACKER_STORE_URL and RASA_LOCK_STORE_URL, so that whoever starts Rasa
@@ -250,6 +271,8 @@ def main() -> None:
         clear_stale_locks(os.environ)
     patch_action_result_validation()
     speed_up_sql_tracker_store()
+    if args[:1] == ["run"]:
+        flatten_turn_cost()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *args]
