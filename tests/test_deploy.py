@@ -30,7 +30,8 @@ K8S_VERSIONS = ("1.30.0", "1.37.0")
 # Any download would go to this dead proxy and fail: the validators must not need one.
 NO_NETWORK = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
 
-DEFAULTS = Settings()
+# The defaults themselves, not this machine's environment or .env.
+DEFAULTS = Settings.model_construct()
 SETTING_NAMES = {name.upper() for name in Settings.model_fields}
 # Read by the libraries of the app runtime, not by bot/settings.py: Hugging Face's offline
 # switch (the Makefile and bot/stack.py set it too).
@@ -264,10 +265,13 @@ def test_the_env_given_makes_production_settings(
 
 
 def test_real_secrets_files_are_never_committed() -> None:
-    ignored = (DEPLOY / ".gitignore").read_text().split()
-    assert "secrets.env" in ignored and "postgres_password.txt" in ignored
-    for name in ("env_file",):
-        assert compose()["x-app"][name] == "secrets.env"
+    assert compose()["x-app"]["env_file"] == compose()["services"]["rasa"]["env_file"]
+    secret_files = [DEPLOY / compose()["x-app"]["env_file"]]
+    secret_files += [DEPLOY / s["file"] for s in compose()["secrets"].values()]
+    assert [p.name for p in secret_files] == ["secrets.env", "postgres_password.txt"]
+    for path in secret_files:
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=PROJECT_ROOT)
+        assert ignored.returncode == 0, f"git would commit {path}"
 
 
 # --- ports, probes, commands ------------------------------------------------------------
