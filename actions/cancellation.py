@@ -3,9 +3,6 @@ and the submit."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -26,6 +23,8 @@ from bot.shopper.order_replies import describe_item
 
 
 class ValidateCancelForm(OrderFormValidation):
+    possibility = "cancel"
+
     def name(self) -> str:
         return "validate_cancel_form"
 
@@ -35,13 +34,6 @@ class ValidateCancelForm(OrderFormValidation):
     def confirm_choices(self, tracker: Tracker) -> str:
         number = text_slot(tracker, "verified_order", 100) or "the order"
         return f'Say "yes" to cancel {number} now, or "no" to keep it as it is.'
-
-    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
-        if order["status"] == "cancelled":
-            return "already_cancelled"
-        if order["status"] in ("shipped", "delivered"):
-            return "order_shipped_cancel"
-        return None
 
 
 def confirm_question(tracker: Tracker) -> str:

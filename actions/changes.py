@@ -3,7 +3,6 @@ size): the form and its questions, the confirmation question and the submit."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -38,20 +37,13 @@ ATTRIBUTE_NAMES = {"gemstone": "gemstone", "metal": "metal colour", "ring_size":
 
 
 class ValidateChangeForm(OrderFormValidation):
+    possibility = "change"
+
     def name(self) -> str:
         return "validate_change_form"
 
     def flow_slots(self, tracker: Tracker) -> list[str]:
         return ["order_item", "change_attribute", "change_value", "confirm"]
-
-    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
-        if order["status"] == "cancelled":
-            return "order_cancelled"
-        if order["status"] in ("shipped", "delivered"):
-            return "order_shipped_change"
-        if order.get("change_used"):
-            return "change_already_used"
-        return None
 
     async def given_with_request(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

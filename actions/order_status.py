@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
@@ -39,5 +37,5 @@ class ActionOrderStatus(Action):
             email=email,
         )
         if order is not None:
-            dispatcher.utter_message(text=status_message(order, date.today()))
+            dispatcher.utter_message(text=status_message(order))
         return events + failed

@@ -3,7 +3,6 @@ question and the submit."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -31,7 +30,7 @@ from actions.verification import OrderFormValidation, digression
 from bot.shopper import process_wide
 from bot.shopper.catalogue_match import match
 from bot.shopper.free_answers import return_or_exchange, size_step
-from bot.shopper.order_replies import describe_item
+from bot.shopper.order_replies import describe_item, return_done
 
 
 class ValidateReturnForm(OrderFormValidation):
@@ -44,13 +43,7 @@ class ValidateReturnForm(OrderFormValidation):
             slots.append("exchange_size")
         return [*slots, "confirm"]
 
-    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
-        if order["status"] not in ("shipped", "delivered"):
-            return "not_shipped"
-        ends = order.get("return_window_ends")
-        if ends and date.fromisoformat(ends[:10]) < today:
-            return "outside_return_window"
-        return None
+    possibility = "return"
 
     async def given_with_request(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -166,15 +159,5 @@ class ActionSubmitReturn(Action):
             dispatcher, tracker, process_wide.order_client().create_return, **body
         )
         if done is not None:
-            text = (
-                f"Done: your {kind} request for {describe_item(item)} is "
-                f"{done.get('rma_number')}. You'll receive an insured shipping label by e-mail "
-                "within 1-2 business days; use it to send the item back to us."
-            )
-            if kind == "return":
-                text += (
-                    " Your refund is processed within 14 days after we've received the "
-                    "item and checked that it is in good condition."
-                )
-            dispatcher.utter_message(text=text)
+            dispatcher.utter_message(text=return_done(done, kind, describe_item(item)))
         return events + failed

@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from datetime import date
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -47,6 +46,7 @@ from bot.shopper.order_backend import (
     Shopper,
     VerificationLocked,
 )
+from bot.shopper.refusals import refusal_reason
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +123,14 @@ class OrderFormValidation(FormValidationAction, ABC):
         """The request's own slots, asked after verification."""
         return []
 
-    def blocked_reason(self, order: dict[str, Any], today: date) -> str | None:
-        """Why this request cannot go ahead for this order (checked after verification)."""
-        return None
+    # Which of the order backend's possibilities ("cancel", "change", "return") this
+    # request needs; None when any verified order will do (the status).
+    possibility: ClassVar[str | None] = None
+
+    def blocked_reason(self, order: dict[str, Any]) -> str | None:
+        """Why this request cannot go ahead for this order, as the order backend decided
+        it (checked after verification; the bot has no rules of its own)."""
+        return refusal_reason(order, self.possibility) if self.possibility else None
 
     async def given_with_request(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -191,7 +196,7 @@ class OrderFormValidation(FormValidationAction, ABC):
         items = order.get("items") or []
         if len(items) == 1 and isinstance(items[0], dict) and "id" in items[0]:
             slots["order_item"] = str(items[0]["id"])
-        reason = self.blocked_reason(order, date.today())
+        reason = self.blocked_reason(order)
         if reason:
             slots["request_blocked"] = reason
         return slots

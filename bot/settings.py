@@ -92,6 +92,19 @@ class Settings(BaseSettings):
     orders_timeout_seconds: float = Field(
         3.0, description="Give up on the order backend after this long (then offer a person)."
     )
+    # The store's rule numbers (defaults from its FAQ). The order backend decides with them
+    # and states them in its answers; the bot only words what the backend says.
+    orders_return_window_days: int = Field(
+        30, ge=0, description="Returns and exchanges: days after the shipping confirmation."
+    )
+    orders_crafting_weeks_earliest: int = Field(3, ge=0, description="Crafting takes at least.")
+    orders_crafting_weeks_latest: int = Field(5, ge=0, description="Crafting takes at most.")
+    orders_label_within_business_days: str = Field(
+        "1-2", description="An insured return label is e-mailed within these business days."
+    )
+    orders_refund_within_days: int = Field(
+        14, ge=0, description="A return is refunded within these days after inspection."
+    )
     orders_write_deadline_seconds: float = Field(
         2.0,
         description="The order backend's own deadline for a write (shorter than "

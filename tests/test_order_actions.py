@@ -18,12 +18,13 @@ from actions.changes import ValidateChangeForm
 from actions.confirm import ActionAskConfirm
 from actions.faq import ActionAnswerFaq
 from actions.order_status import ActionOrderStatus
-from actions.returns import ActionSubmitReturn
+from actions.returns import ActionSubmitReturn, ValidateReturnForm
 from actions.verification import NOT_VERIFIED
 from bot.orders.db import Database
 from bot.orders.models import AuditEntry, Cancellation, Order
 from bot.settings import Settings
 from bot.shopper import process_wide
+from bot.shopper.dates import long_date
 from bot.shopper.order_backend import WRITE_CONFIRM_BUDGET_SECONDS
 from bot.shopper.order_replies import verification_locked
 
@@ -456,3 +457,46 @@ async def test_yes_again_after_a_submit_that_never_reached_the_backend_makes_it_
     _, messages = await run(ActionAnswerFaq(), t)
     assert f"order {number} is cancelled (reference CXL-" in texts(messages)
     assert cancellations(backend, number) == 1
+
+
+async def test_the_bots_replies_follow_a_rule_changed_in_the_backend(
+    settings: Settings, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """The return window is a setting of the backend (30 days by default): set to 45, the
+    real backend decides with 45 and the real actions say 45, with no code change."""
+    with (
+        order_backend(settings, tmp_path, orders_return_window_days=45) as backend,
+        actions_use(backend.settings, monkeypatch),
+    ):
+        # KNT-1003 shipped 45 days ago: outside a 30-day window, on the last day of this one.
+        slots, messages = await run(
+            ValidateReturnForm(),
+            tracker(
+                "cara@example.com",
+                just_set={"order_number": "KNT-1003", "email": "cara@example.com"},
+                form="return_form",
+            ),
+        )
+        assert slots["verified_order"] == "KNT-1003" and messages == []
+        assert slots.get("request_blocked") is None  # the 45-day window is still open
+        facts = slots["order_facts"]
+        assert facts["return_window_days"] == 45 and facts["returnable"] is True
+        _, status = await run(
+            ActionOrderStatus(), tracker(slots=verified("KNT-1003", "cara@example.com"))
+        )
+        ends = long_date(facts["return_window_ends"])
+        assert f"You can return or exchange it until {ends}." in status[0]["text"]
+
+        # An order still in production: the backend says why not, the bot words its window.
+        slots, _ = await run(
+            ValidateReturnForm(),
+            tracker(
+                "ava@example.com",
+                just_set={"order_number": "KNT-1001", "email": "ava@example.com"},
+                form="return_form",
+            ),
+        )
+        assert slots["request_blocked"] == "not_shipped"
+        _, explained = await run(ActionSubmitReturn(), tracker(slots=slots))
+        assert "within 45 days from the shipping-confirmation date" in explained[0]["text"]
+        assert "30" not in explained[0]["text"]

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
 from bot.faq.text import Lemmatizer
 from bot.shopper.catalogue_match import match
 from bot.shopper.identifiers import normalize_email, normalize_order_number
 from bot.shopper.order_replies import status_message
-from bot.shopper.refusals import explain
+from bot.shopper.refusals import explain, refusal_reason
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +95,11 @@ def test_status_in_production_gives_the_crafting_window():
             "items": [RING],
             "payment": {"method": "card"},
             "crafting_eta": {"earliest": "2026-12-12", "latest": "2026-12-26"},
-        },
-        date(2026, 11, 26),
+        }
     )
     assert "KNT-1001" in text and "being crafted" in text
-    assert "3 to 5 weeks" in text and "December 12, 2026 and December 26, 2026" in text
+    # The backend's dates, and no number of weeks of the bot's own.
+    assert "December 12, 2026 and December 26, 2026" in text and "weeks" not in text
     assert "tracking number by e-mail" in text
 
 
@@ -117,13 +115,15 @@ def test_status_shipped_gives_carrier_tracking_and_return_window():
             "delivered_at": "2026-11-19T10:00:00+00:00",
         },
         "return_window_ends": "2026-12-16",
+        "returnable": True,
     }
-    text = status_message(order, date(2026, 11, 26))
+    text = status_message(order)
     assert "FedEx" in text and "771234567890" in text and "November 16, 2026" in text
     assert "delivered on November 19, 2026" in text
     assert "return or exchange it until December 16, 2026" in text
-    later = status_message(order, date(2026, 12, 20))
-    assert "return window ended on December 16, 2026" in later
+    # Whether it is still possible is the backend's word (not the bot's clock).
+    later = status_message({**order, "returnable": False})
+    assert "return window ended on December 16, 2026" in later and "30" not in later
 
 
 def test_status_in_house_finance_shows_progress():
@@ -133,8 +133,7 @@ def test_status_in_house_finance_shows_progress():
             "status": "awaiting_payment",
             "items": [RING],
             "payment": {"method": "in_house", "parts_paid": 1, "parts_total": 3},
-        },
-        date(2026, 11, 26),
+        }
     )
     assert "1 of 3 parts" in text and "half is paid" in text
 
@@ -142,10 +141,12 @@ def test_status_in_house_finance_shows_progress():
 @pytest.mark.parametrize(
     ("reason", "must_say"),
     [
-        ("not_shipped", "30 days"),
+        ("not_shipped", "within 45 days from the shipping-confirmation date"),
+        ("outside_return_window", "within 45 days"),
         ("outside_return_window", "ended on November 10, 2026"),
         ("change_already_used", "one chance to change a single item"),
-        ("order_shipped_cancel", "only while they are still in production"),
+        ("not_cancellable", "only while they are still in production"),
+        ("order_shipped", "return or exchange it within 45 days"),
         ("invalid_value", "ruby, emerald"),
         ("something_new", "A person from our team can help"),
     ],
@@ -153,9 +154,28 @@ def test_status_in_house_finance_shows_progress():
 def test_refusals_quote_the_store_rules(reason, must_say):
     text, buttons = explain(
         reason,
-        {"order_number": "KNT-1003", "return_window_ends": "2026-11-10"},
+        {"order_number": "KNT-1003", "return_window_ends": "2026-11-10", "return_window_days": 45},
         {"allowed": ["ruby", "emerald"]},
     )
     assert must_say in text
-    if reason in ("not_shipped", "order_shipped_cancel"):
+    assert "30" not in text  # the backend's window (45 days here), never a number of its own
+    if reason in ("not_shipped", "not_cancellable"):
         assert buttons and all(b["payload"].startswith("/") for b in buttons)
+
+
+def test_an_already_cancelled_order_is_worded_from_the_backends_reason_and_status():
+    text, _ = explain("not_cancellable", {"order_number": "KNT-1001", "status": "cancelled"})
+    assert text == "KNT-1001 is already cancelled."
+
+
+def test_the_refusal_reason_is_the_backends_verdict():
+    order = {
+        "possible": {
+            "cancel": {"possible": False, "reason": "not_cancellable"},
+            "change": {"possible": True, "reason": None},
+        }
+    }
+    assert refusal_reason(order, "cancel") == "not_cancellable"
+    assert refusal_reason(order, "change") is None
+    assert refusal_reason(order, "return") is None  # not said: the backend decides on submit
+    assert refusal_reason({}, "cancel") is None

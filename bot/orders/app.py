@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from bot.orders import rules
 from bot.orders.db import Database, migrate
 from bot.orders.errors import BodySizeLimit, install_error_handlers
 from bot.orders.guessing import GuessingGuard
@@ -98,7 +99,9 @@ def create_app(
         window_seconds=settings.verify_failure_window_seconds,
         support_email=settings.support_email,
     )
-    app.state.service = OrderService(db, app.state.clock, guard)
+    app.state.service = OrderService(
+        db, app.state.clock, guard, rules.Policy.from_settings(settings)
+    )
     app.add_middleware(BodySizeLimit, limit=MAX_BODY_BYTES)
     install_error_handlers(app)
     app.include_router(health.router)

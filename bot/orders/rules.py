@@ -4,6 +4,7 @@ From the store's FAQ: crafting takes 3-5 weeks; one change per order, to a singl
 (gemstone, metal, ring size); cancel only before the order ships; return or exchange
 within 30 days of the shipping-confirmation date (day 30 included); in-house finance is
 crafted once half is paid. Each `check_*` returns what to do or raises `Refused`.
+The numbers are the store's settings (`Policy`, from ORDERS_* in bot/settings.py).
 """
 
 from __future__ import annotations
@@ -26,11 +27,32 @@ from bot.orders.domain import (
     ReturnKind,
     ReturnPlan,
 )
+from bot.settings import Settings
 
-RETURN_WINDOW_DAYS = 30
-CRAFTING_WEEKS = (3, 5)
-LABEL_WITHIN_BUSINESS_DAYS = "1-2"
-REFUND_WITHIN_DAYS = 14
+
+@dataclass(frozen=True)
+class Policy:
+    """The store's rule numbers; the defaults are its FAQ's."""
+
+    return_window_days: int = 30
+    crafting_weeks: tuple[int, int] = (3, 5)
+    label_within_business_days: str = "1-2"
+    refund_within_days: int = 14
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        return cls(
+            return_window_days=settings.orders_return_window_days,
+            crafting_weeks=(
+                settings.orders_crafting_weeks_earliest,
+                settings.orders_crafting_weeks_latest,
+            ),
+            label_within_business_days=settings.orders_label_within_business_days,
+            refund_within_days=settings.orders_refund_within_days,
+        )
+
+
+POLICY = Policy()
 
 CATALOGUE: dict[ChangeAttribute, tuple[str, ...]] = {
     ChangeAttribute.GEMSTONE: GEMSTONES,
@@ -51,9 +73,9 @@ def utc_date(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-def return_window_ends(shipped_at: datetime) -> date:
-    """Last day a return or exchange may be requested: shipping confirmation + 30 days."""
-    return utc_date(shipped_at) + timedelta(days=RETURN_WINDOW_DAYS)
+def return_window_ends(shipped_at: datetime, policy: Policy = POLICY) -> date:
+    """Last day a return or exchange may be requested: shipping confirmation + the window."""
+    return utc_date(shipped_at) + timedelta(days=policy.return_window_days)
 
 
 def half_paid(order: OrderFacts) -> bool:
@@ -64,24 +86,25 @@ def half_paid(order: OrderFacts) -> bool:
     return (order.parts_paid or 0) * 2 >= order.parts_total
 
 
-def crafting_eta(order: OrderFacts) -> tuple[date, date] | None:
+def crafting_eta(order: OrderFacts, policy: Policy = POLICY) -> tuple[date, date] | None:
     """3-5 weeks from the order date while it is not shipped; None while in-house finance
     is less than half paid (crafting has not started) or once shipped or cancelled."""
     if order.status not in BEFORE_SHIPPING or not half_paid(order):
         return None
     placed = utc_date(order.placed_at)
-    earliest, latest = CRAFTING_WEEKS
+    earliest, latest = policy.crafting_weeks
     return placed + timedelta(weeks=earliest), placed + timedelta(weeks=latest)
 
 
-def check_cancel(order: OrderFacts) -> None:
+def check_cancel(order: OrderFacts, policy: Policy = POLICY) -> None:
     if order.status is OrderStatus.CANCELLED:
         raise Refused("not_cancellable", "This order is already cancelled.", status=order.status)
     if order.status not in BEFORE_SHIPPING:
         raise Refused(
             "not_cancellable",
             "This order has already shipped, so it can no longer be cancelled. It can be "
-            "returned or exchanged within 30 days of the shipping confirmation.",
+            f"returned or exchanged within {policy.return_window_days} days of the shipping "
+            "confirmation.",
             status=order.status,
         )
 
@@ -159,8 +182,9 @@ def parse_attribute(text: str) -> ChangeAttribute | None:
         return None
 
 
-def check_return_window(order: OrderFacts, now: datetime) -> None:
-    """An order may be returned or exchanged once shipped, until day 30 (inclusive)."""
+def check_return_window(order: OrderFacts, now: datetime, policy: Policy = POLICY) -> None:
+    """An order may be returned or exchanged once shipped, until the window's last day
+    (inclusive)."""
     if order.status is OrderStatus.CANCELLED:
         raise Refused("order_cancelled", "This order is cancelled, so there is nothing to return.")
     if order.status not in AFTER_SHIPPING or order.shipped_at is None:
@@ -170,11 +194,12 @@ def check_return_window(order: OrderFacts, now: datetime) -> None:
             "or cancelled instead.",
             status=order.status,
         )
-    ends = return_window_ends(order.shipped_at)
+    ends = return_window_ends(order.shipped_at, policy)
     if utc_date(now) > ends:
         raise Refused(
             "outside_return_window",
-            "Returns and exchanges are possible within 30 days of the shipping "
+            f"Returns and exchanges are possible within {policy.return_window_days} days of "
+            "the shipping "
             f"confirmation; for this order that was until {ends.isoformat()}.",
             window_ended_on=ends.isoformat(),
         )
@@ -186,8 +211,9 @@ def check_return(
     kind: ReturnKind,
     exchange_size: str | None,
     now: datetime,
+    policy: Policy = POLICY,
 ) -> ReturnPlan:
-    check_return_window(order, now)
+    check_return_window(order, now, policy)
     item = order.item(item_id)
     if item is None:
         raise Refused(
@@ -237,9 +263,9 @@ def is_changeable(order: OrderFacts) -> bool:
     return order.status in BEFORE_SHIPPING and not order.change_used
 
 
-def is_returnable(order: OrderFacts, now: datetime) -> bool:
+def is_returnable(order: OrderFacts, now: datetime, policy: Policy = POLICY) -> bool:
     try:
-        check_return_window(order, now)
+        check_return_window(order, now, policy)
     except Refused:
         return False
     return True
@@ -263,11 +289,13 @@ def _possibility(check: Callable[[], None], until: date | None = None) -> Possib
     return Possibility(True, until=until)
 
 
-def possibilities(order: OrderFacts, now: datetime) -> dict[str, Possibility]:
-    """Cancel, change and return as the rules above decide them now (for the staff)."""
-    window_ends = return_window_ends(order.shipped_at) if order.shipped_at else None
+def possibilities(
+    order: OrderFacts, now: datetime, policy: Policy = POLICY
+) -> dict[str, Possibility]:
+    """Cancel, change and return as the rules above decide them now."""
+    window_ends = return_window_ends(order.shipped_at, policy) if order.shipped_at else None
     return {
-        "cancel": _possibility(lambda: check_cancel(order)),
+        "cancel": _possibility(lambda: check_cancel(order, policy)),
         "change": _possibility(lambda: check_changeable(order)),
-        "return": _possibility(lambda: check_return_window(order, now), window_ends),
+        "return": _possibility(lambda: check_return_window(order, now, policy), window_ends),
     }

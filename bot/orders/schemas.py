@@ -191,6 +191,13 @@ class ChangeView(BaseModel):
     created_at: datetime
 
 
+class PossibilityView(BaseModel):
+    possible: bool
+    reason: str | None = Field(description="The rule's machine-readable reason when not.")
+    message: str | None = Field(description="The rule's own explanation when not.")
+    until: date | None = Field(description="Last day it stays possible, where a date decides.")
+
+
 class OrderView(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -223,6 +230,28 @@ class OrderView(BaseModel):
                     "cancellable": True,
                     "changeable": True,
                     "returnable": False,
+                    "return_window_days": 30,
+                    "possible": {
+                        "cancel": {
+                            "possible": True,
+                            "reason": None,
+                            "message": None,
+                            "until": None,
+                        },
+                        "change": {
+                            "possible": True,
+                            "reason": None,
+                            "message": None,
+                            "until": None,
+                        },
+                        "return": {
+                            "possible": False,
+                            "reason": "not_shipped",
+                            "message": "This order has not shipped yet. While it is in "
+                            "production it can be changed or cancelled instead.",
+                            "until": None,
+                        },
+                    },
                 }
             ]
         }
@@ -237,28 +266,28 @@ class OrderView(BaseModel):
     change_used: bool
     change_request: ChangeView | None = Field(description="The order's one change, once requested.")
     crafting_eta: CraftingEta | None = Field(
-        description="3-5 weeks from the order date while not shipped; null while in-house "
-        "finance is less than half paid."
+        description="The store's crafting weeks from the order date while not shipped; null "
+        "while in-house finance is less than half paid."
     )
-    return_window_ends: date | None = Field(description="Shipping confirmation + 30 days.")
+    return_window_ends: date | None = Field(
+        description="Shipping confirmation + the return window (last day included)."
+    )
     open_returns: list[OpenReturn]
     cancellable: bool
     changeable: bool
     returnable: bool
-
-
-class PossibilityView(BaseModel):
-    possible: bool
-    reason: str | None = Field(description="The rule's machine-readable reason when not.")
-    message: str | None = Field(description="The rule's own explanation when not.")
-    until: date | None = Field(description="Last day it stays possible, where a date decides.")
+    return_window_days: int = Field(
+        description="Returns and exchanges: days after the shipping confirmation."
+    )
+    possible: dict[Literal["cancel", "change", "return"], PossibilityView] = Field(
+        description="Cancel, change and return now: whether the rules allow it, and if not "
+        "the rule's machine-readable reason and its own explanation."
+    )
 
 
 class StaffOrderView(OrderView):
-    """An order as the store's staff see it: the shopper's view plus, for cancel, change
-    and return, whether the rules allow it now and why not."""
-
-    possible: dict[Literal["cancel", "change", "return"], PossibilityView]
+    """An order as the store's staff see it: the same view as the shopper's (it says for
+    cancel, change and return whether the rules allow it now and why not)."""
 
 
 class OrderNumberOnly(Request):

@@ -70,10 +70,13 @@ def _owner_fields(proof: OwnerProof) -> dict[str, str | None]:
 
 
 class OrderService:
-    def __init__(self, db: Database, clock: Clock, guard: GuessingGuard) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, guard: GuessingGuard, policy: rules.Policy = rules.POLICY
+    ) -> None:
         self.db = db
         self.clock = clock
         self.guard = guard
+        self.policy = policy
 
     # --- reads -------------------------------------------------------------------------
 
@@ -88,7 +91,7 @@ class OrderService:
             order = repository.owned_order(session, proof.order_number, proof.email)
             if order is None:
                 raise NotFound()
-            return views.order_view(order, self.clock())
+            return views.order_view(order, self.clock(), self.policy)
 
     def describe(self, body: OrderNumberOnly) -> StaffOrderView:
         """An order by its number alone, for the store's staff (the gateway's console)."""
@@ -96,7 +99,7 @@ class OrderService:
             order = repository.order_by_number(session, body.order_number)
             if order is None:
                 raise NotFound()
-            return views.staff_order_view(order, self.clock())
+            return views.staff_order_view(order, self.clock(), self.policy)
 
     def audit_view(self, order_number: str, caller: Caller) -> None:
         """Write down that `caller` looked at the order (no e-mail proof guards that look)."""
@@ -191,6 +194,7 @@ class OrderService:
                 ReturnKind(request.kind),
                 request.exchange_size,
                 now,
+                self.policy,
             )
             record = ReturnRequest(
                 rma_number=repository.new_number("RMA"),
@@ -214,7 +218,13 @@ class OrderService:
             )
 
         return self._create(
-            request, ReturnRequest, digest, views.return_created, make, caller, "returns"
+            request,
+            ReturnRequest,
+            digest,
+            lambda record: views.return_created(record, self.policy),
+            make,
+            caller,
+            "returns",
         )
 
     def create_change(self, request: ChangeCreate, caller: Caller) -> tuple[ChangeCreated, bool]:
@@ -265,7 +275,7 @@ class OrderService:
         digest = repository.fingerprint("cancel", _owner_fields(request))
 
         def make(order: Order, now: datetime) -> tuple[Cancellation, str, dict[str, object]]:
-            rules.check_cancel(repository.facts_of(order))
+            rules.check_cancel(repository.facts_of(order), self.policy)
             record = Cancellation(
                 cancellation_number=repository.new_number("CXL"),
                 order=order,

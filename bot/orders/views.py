@@ -24,9 +24,9 @@ from bot.orders.schemas import (
 )
 
 
-def order_view(order: Order, now: datetime) -> OrderView:
+def order_view(order: Order, now: datetime, policy: rules.Policy = rules.POLICY) -> OrderView:
     facts = facts_of(order)
-    eta = rules.crafting_eta(facts)
+    eta = rules.crafting_eta(facts, policy)
     payment, shipment, change = order.payment, order.shipment, order.change_request
     return OrderView(
         order_number=order.order_number,
@@ -71,7 +71,9 @@ def order_view(order: Order, now: datetime) -> OrderView:
         if change
         else None,
         crafting_eta=CraftingEta(earliest=eta[0], latest=eta[1]) if eta else None,
-        return_window_ends=rules.return_window_ends(shipment.shipped_at) if shipment else None,
+        return_window_ends=(
+            rules.return_window_ends(shipment.shipped_at, policy) if shipment else None
+        ),
         open_returns=[
             OpenReturn(
                 rma_number=r.rma_number,
@@ -86,21 +88,24 @@ def order_view(order: Order, now: datetime) -> OrderView:
         ],
         cancellable=rules.is_cancellable(facts),
         changeable=rules.is_changeable(facts),
-        returnable=rules.is_returnable(facts, now),
+        returnable=rules.is_returnable(facts, now, policy),
+        return_window_days=policy.return_window_days,
+        possible={
+            name: PossibilityView(
+                possible=p.possible, reason=p.reason, message=p.message, until=p.until
+            )
+            for name, p in rules.possibilities(facts, now, policy).items()
+        },
     )
 
 
-def staff_order_view(order: Order, now: datetime) -> StaffOrderView:
-    possible = {
-        name: PossibilityView(
-            possible=p.possible, reason=p.reason, message=p.message, until=p.until
-        )
-        for name, p in rules.possibilities(facts_of(order), now).items()
-    }
-    return StaffOrderView(**order_view(order, now).model_dump(), possible=possible)
+def staff_order_view(
+    order: Order, now: datetime, policy: rules.Policy = rules.POLICY
+) -> StaffOrderView:
+    return StaffOrderView(**order_view(order, now, policy).model_dump())
 
 
-def return_created(record: ReturnRequest) -> ReturnCreated:
+def return_created(record: ReturnRequest, policy: rules.Policy = rules.POLICY) -> ReturnCreated:
     kind = ReturnKind(record.kind)
     return ReturnCreated(
         rma_number=record.rma_number,
@@ -110,8 +115,8 @@ def return_created(record: ReturnRequest) -> ReturnCreated:
         status=record.status,
         exchange_size=record.exchange_size,
         created_at=record.created_at,
-        label_within_business_days=rules.LABEL_WITHIN_BUSINESS_DAYS,
-        refund_within_days=rules.REFUND_WITHIN_DAYS if kind is ReturnKind.RETURN else None,
+        label_within_business_days=policy.label_within_business_days,
+        refund_within_days=policy.refund_within_days if kind is ReturnKind.RETURN else None,
     )
 
 

@@ -1,12 +1,12 @@
 """What the bot tells a shopper about their order, from the order backend's view.
 
-Pure functions of the order view (a dict as /v1/orders/lookup returns it) and today's
-date, so every sentence is testable without a server.
+Pure functions of the order view (a dict as /v1/orders/lookup returns it), so every
+sentence is testable without a server. Every number and date of the store's rules in them
+is the backend's (its view, its answer to a request): none is written here.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from bot.shopper.dates import day, long_date
@@ -56,7 +56,25 @@ def write_unconfirmed(support_email: str) -> str:
     )
 
 
-def status_message(order: dict[str, Any], today: date) -> str:
+def return_done(done: dict[str, Any], kind: str, item: str) -> str:
+    """A return or exchange the backend confirmed, with the label and refund times it gave."""
+    text = f"Done: your {kind} request for {item} is {done.get('rma_number')}."
+    label = done.get("label_within_business_days")
+    text += (
+        f" You'll receive an insured shipping label by e-mail within {label} business days; "
+        if label
+        else " You'll receive an insured shipping label by e-mail; "
+    ) + "use it to send the item back to us."
+    refund = done.get("refund_within_days")
+    if kind == "return" and refund:
+        text += (
+            f" Your refund is processed within {refund} days after we've received the "
+            "item and checked that it is in good condition."
+        )
+    return text
+
+
+def status_message(order: dict[str, Any]) -> str:
     number = order["order_number"]
     status = order["status"]
     what = _item(order)
@@ -79,8 +97,7 @@ def status_message(order: dict[str, Any], today: date) -> str:
         earliest, latest = day(eta.get("earliest")), day(eta.get("latest"))
         if earliest and latest:
             text += (
-                f" Crafting takes 3 to 5 weeks, so we expect it to be ready between "
-                f"{long_date(earliest)} and {long_date(latest)}."
+                f" We expect it to be ready between {long_date(earliest)} and {long_date(latest)}."
             )
         text += " When it ships you'll get a tracking number by e-mail."
         if payment.get("method") == "in_house" and payment.get("parts_paid", 0) < payment.get(
@@ -103,8 +120,8 @@ def status_message(order: dict[str, Any], today: date) -> str:
     else:
         text += f" {carrier} makes three delivery attempts and needs an adult's signature."
     window = day(order.get("return_window_ends"))
-    if window and window >= today:
+    if window and order.get("returnable"):
         text += f" You can return or exchange it until {long_date(window)}."
     elif window:
-        text += f" Its 30-day return window ended on {long_date(window)}."
+        text += f" Its return window ended on {long_date(window)}."
     return text
