@@ -221,6 +221,24 @@ def test_unclear_return_or_exchange(text: str, lemmas: Lemmas) -> None:
     assert return_or_exchange(text, lemmas) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("I want to return my ring", None),
+        ("please send back my order KNT-1002", None),
+        ("I'd like to return my ring for a refund", "return"),
+        ("I want my money back for order KNT-1043", "return"),
+        ("I want to exchange my necklace", "exchange"),
+        ("I'd like to return my ring, it's too small", "exchange"),
+    ],
+)
+def test_starting_a_return_decides_only_when_refund_or_exchange_is_said(
+    text: str, kind: str | None, lemmas: Lemmas
+) -> None:
+    choice = return_or_exchange(text, lemmas, bare_return=False)
+    assert (choice.kind if choice else None) == kind
+
+
 def test_lemmas_catch_inflections_the_word_lists_do_not_spell_out(lemmas: Lemmas) -> None:
     # "fits" is only "fit" once lemmatized: without lemmas it is no size complaint.
     assert return_or_exchange("it no longer fits", lemmas) == ReturnChoice(

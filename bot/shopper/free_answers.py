@@ -215,12 +215,16 @@ def _size_direction(views: Sequence[Sequence[str]]) -> tuple[bool, bool, Directi
     return unfit or wrong or sized, unfit or wrong, None
 
 
-def return_or_exchange(text: str, lemmas: Lemmas | None = None) -> ReturnChoice | None:
+def return_or_exchange(
+    text: str, lemmas: Lemmas | None = None, *, bare_return: bool = True
+) -> ReturnChoice | None:
     """The answer to "return it for a refund, or exchange it?"; None when unclear.
 
     "it's too big", "wrong size", "doesn't fit" -> an exchange for another size;
     "I want my money back", "refund" -> a return; "no, exchange it" -> an exchange;
-    "not sure", "it's broken" (either could be meant) -> None.
+    "not sure", "it's broken" (either could be meant) -> None. With `bare_return` False,
+    "return" or "send back" alone decide nothing: asking to "return my ring" is how a
+    shopper starts an exchange too, so only the question's answer may mean a return.
     """
     text = _normalize(text)
     if not text or _has(r"not sure|unsure|no idea|don'?t know|dunno|idk|either", text):
@@ -247,9 +251,9 @@ def return_or_exchange(text: str, lemmas: Lemmas | None = None) -> ReturnChoice 
         return ReturnChoice("exchange", True, direction, reason)
     if exchange and not refund:
         return ReturnChoice("exchange")
-    if (refund or send_back) and not exchange:
+    if (refund or (send_back and bare_return)) and not exchange:
         return ReturnChoice("return")
-    if not (refund or exchange or send_back):
+    if not (refund or exchange or send_back) and bare_return:
         # Only what is not wanted: of two choices, the other one.
         if not_refund and not not_exchange:
             return ReturnChoice("exchange")
