@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.orders.normalize import find_order_number
 from bot.settings import PROJECT_ROOT, Settings
 from bot.staff.email_eval import (
     GUARANTEED_KINDS,
@@ -34,14 +35,14 @@ from bot.staff.suggest import (
     answer_email,
     email_order_number,
     faq_suggestions,
-    find_order_number,
 )
 
 DATA = PROJECT_ROOT / "tests" / "data"
 QUESTIONS_HELDOUT = DATA / "staff_questions_heldout.jsonl"
 # Held-out e-mail sets, each written independently of the rules. The first three were
 # looked at while the rules were improved (their numbers are regression floors now); the
-# fourth is the one whose number counts.
+# fourth and fifth were each run once after the rules were done (the fifth is the one whose
+# number counts).
 EMAILS_HELDOUT = [
     DATA / "staff_emails_heldout.jsonl",
     DATA / "staff_emails_heldout2.jsonl",

@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -82,27 +81,11 @@ def faq_suggestions(engine: FaqEngine, text: str, k: int = 3) -> tuple[list[Sugg
     return out, not result.abstained
 
 
-# "KNT-1001", "KNT 1001", "knt1001", "KNT#1001", "#1001", "order 1001", "order no. 1001",
-# "order number is 1001". A bare number is not taken: "2026" in a date is no order.
-_ORDER_NUMBER = re.compile(
-    r"(?i)(?:\bKNT\s?[-#_:.]?\s?"
-    r"|(?<![\w&#])#\s?"
-    r"|\border\s+(?:(?:number|no\.?|num\.?|nr\.?|id|ref\.?|#)\s*)?(?:(?:is|was|:)\s*)?#?\s?)"
-    r"(\d{4,6})\b"
-)
-
-
-def find_order_number(text: str) -> str | None:
-    """The first order number in `text`, normalised to "KNT-1001"; None when there is none."""
-    match = _ORDER_NUMBER.search(text)
-    return normalize.order_number(match.group(1)) if match else None
-
-
 def email_order_number(text: str, parts: EmailParts | None = None) -> str | None:
     """The first order number in the customer's own text of an e-mail (not in the quoted
     thread, a forwarded message or the signature): the order the e-mail is about."""
     parts = parts or read_email(text)
-    return find_order_number(parts.body_text())
+    return normalize.find_order_number(parts.body_text())
 
 
 @dataclass(frozen=True)
@@ -234,5 +217,4 @@ __all__ = [
     "draft_reply",
     "email_order_number",
     "faq_suggestions",
-    "find_order_number",
 ]
