@@ -189,6 +189,14 @@ class Settings(BaseSettings):
         description="Times a message Rasa answered with nothing or an error is tried "
         "before it is marked failed and the shopper is offered a person.",
     )
+    gateway_redis_url: str = Field(
+        "",
+        description="Redis shared by several gateways (redis://host:6379/0): live delivery, "
+        "conversation locks, rate limits, connection caps. Empty: one gateway, in memory.",
+    )
+    gateway_redis_prefix: str = Field(
+        "knt", description="Prefix of the gateways' Redis keys and channels."
+    )
     # --- staff console (served by the gateway) -------------------------------------------
     staff_allowed_origins: list[str] = Field(
         ["http://127.0.0.1:8000", "http://localhost:8000"],
