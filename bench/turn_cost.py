@@ -63,35 +63,65 @@ STAGGER = 5
 BUCKET = 5
 TARGET = 1.10
 
-# Run in Rasa's own Python: the model's policy prediction (what Rasa does at least twice a
-# turn) and the rebuilding of a tracker from its event dicts (what a tracker store read and
-# the action server do each turn), on the real conversation cut after its first user
-# message and in full.
+# Run in Rasa's own Python, on the real conversation cut after its first user message and
+# in full: the model's policy prediction (what Rasa does at least twice a turn), the
+# rebuilding of a tracker from its event dicts (what a tracker store read did each turn),
+# and the tracker's JSON (what each custom action sends to the action server). First as
+# Rasa ships, then with the launcher's patches (rasa_runtime/speedups): the prediction on
+# a copy of a tracker that already predicted at its previous message (as the kept
+# tracker of the SQL store does), and the SQL store's kept read (a copy; the new rows of
+# a turn are a dozen).
 IN_RASA = """
-import json, sys, time
+import json, logging, sys, time
+from rasa.utils.common import configure_logging_and_warnings
+from rasa.utils.log_utils import configure_structlog
+configure_logging_and_warnings(logging.INFO)  # as `rasa run` does: no debug logs
+configure_structlog(logging.INFO)
 from rasa.core.agent import Agent
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 model, path = sys.argv[1], sys.argv[2]
 events = json.load(open(path))
 agent = Agent.load(model)
 users = [i for i, e in enumerate(events) if e["event"] == "user"]
-for label, end in (("first", users[0] + 1), ("last", users[-1] + 1)):
-    dicts = events[:end]
-    def build():
-        return DialogueStateTracker.from_dict("s", dicts, agent.domain.slots)
-    tracker = build()
-    for _ in range(3):
-        agent.processor._predict_next_with_tracker(tracker)
+cuts = (("first", users[0] + 1), ("last", users[-1] + 1))
+
+def per_call(f, n=20):
+    f()
     t0 = time.perf_counter()
-    for _ in range(20):
-        agent.processor._predict_next_with_tracker(tracker)
-    predict = (time.perf_counter() - t0) / 20 * 1000
-    t0 = time.perf_counter()
-    for _ in range(20):
-        build()
-    rebuild = (time.perf_counter() - t0) / 20 * 1000
-    size = len(json.dumps(dicts))
-    print(f"@@ {label} {len(dicts)} {predict:.2f} {rebuild:.2f} {size}", flush=True)
+    for _ in range(n):
+        f()
+    return (time.perf_counter() - t0) / n * 1000
+
+def build(dicts):
+    return DialogueStateTracker.from_dict("s", dicts, agent.domain.slots)
+
+def measure(patched):
+    from rasa_runtime.speedups.tracker_copy import copy_tracker
+    for label, end in cuts:
+        dicts = events[:end]
+        tracker = build(dicts)
+        if patched:
+            # The tracker as the previous message left it, which predicted then (its memo)...
+            previous = max([u for u in users if u < end - 1] or [users[0]])
+            warm = build(events[: previous + 1])
+            agent.processor._predict_next_with_tracker(warm)
+            for e in list(tracker.events)[len(warm.events):]:  # ...grown by this turn
+                warm.update(e)
+            processor = agent.processor
+            predict = per_call(lambda: processor._predict_next_with_tracker(copy_tracker(warm)))
+            read = per_call(lambda: copy_tracker(warm))
+        else:
+            predict = per_call(lambda: agent.processor._predict_next_with_tracker(tracker))
+            read = per_call(lambda: build(dicts))
+        dump = per_call(lambda: json.dumps(tracker.current_state(EventVerbosity.ALL)))
+        size = len(json.dumps(dicts))
+        print(f"@@ {label} {patched} {len(dicts)} {predict:.2f} {read:.2f} {dump:.2f} {size}",
+              flush=True)
+
+measure(False)
+from rasa_runtime.launch import flatten_turn_cost
+flatten_turn_cost()
+measure(True)
 """
 
 
@@ -242,17 +272,19 @@ def breakdown(model: Path, events: list[dict], workdir: Path) -> None:
     rows = [line.split()[1:] for line in out.splitlines() if line.startswith("@@ ")]
     print("\nInside Rasa, on conversation 1 (in-process, no HTTP), ms per call:")
     print(
-        f"  {'turn':<6} {'events':>7} {'policy prediction':>18} {'tracker from dicts':>19} "
-        f"{'events JSON':>12}"
+        f"  {'rasa':<9} {'turn':<6} {'events':>7} {'policy prediction':>18} "
+        f"{'tracker read':>13} {'tracker JSON':>13} {'size':>9}"
     )
-    for label, n, predict, rebuild, size in rows:
+    for label, patched, n, predict, read, dump, size in rows:
+        rasa = "patched" if patched == "True" else "as shipped"
         print(
-            f"  {label:<6} {n:>7} {float(predict):>18.2f} {float(rebuild):>19.2f} "
-            f"{int(size) / 1024:>9.1f} KB"
+            f"  {rasa:<9} {label:<6} {n:>7} {float(predict):>18.2f} {float(read):>13.2f} "
+            f"{float(dump):>13.2f} {int(size) / 1024:>6.1f} KB"
         )
     print(
-        "  (Rasa predicts at least twice a turn; the tracker is rebuilt from its events on "
-        "each store read, and sent whole to the action server on each custom action)"
+        "  (Rasa predicts at least twice a turn and reads the tracker once; as shipped a read "
+        "rebuilds it from all its events, patched it is the SQL store's kept tracker, "
+        "copied. The tracker JSON goes to the action server with each custom action.)"
     )
 
 

@@ -59,18 +59,22 @@ def memoize_applied_events() -> None:
 
     def applied_events(self: DialogueStateTracker) -> list[Any]:
         events = list(self.events)
-        loop_names = frozenset(e.name for e in events if isinstance(e, ActiveLoop) and e.name)
         memo = memo_of(self)
         fold: AppliedFold | None = memo.get("applied")
-        if fold is None or fold.loop_names != loop_names or not same_prefix(fold.events, events):
-            fold = AppliedFold([], loop_names, [])
-        if len(fold.events) < len(events):
-            applied = list(fold.applied)
-            # Rasa's loop over the new events only, on a copy of the fold's list.
-            fold_more(self, events[len(fold.events) :], loop_names, applied)
-            fold = AppliedFold(events, loop_names, applied)
-            memo["applied"] = fold
-        return list(fold.applied)
+        if fold is None or not same_prefix(fold.events, events):
+            fold = AppliedFold([], frozenset(), [])
+        if len(fold.events) == len(events):
+            return list(fold.applied)
+        # Rasa treats a loop's executions by the loop names of *all* events: a new name
+        # may change how earlier events count, so then fold again from the start.
+        new = events[len(fold.events) :]
+        names = fold.loop_names.union(e.name for e in new if isinstance(e, ActiveLoop) and e.name)
+        if names != fold.loop_names:
+            fold, new = AppliedFold([], names, []), events
+        applied = list(fold.applied)
+        fold_more(self, new, names, applied)  # Rasa's loop, over the new events only
+        memo["applied"] = AppliedFold(events, names, applied)
+        return list(applied)
 
     def fold_more(
         self: DialogueStateTracker, new: list[Any], loop_names: frozenset[str], applied: list[Any]
