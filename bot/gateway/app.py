@@ -7,6 +7,8 @@ import asyncio
 import json
 import logging
 import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,10 +19,15 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.gateway.chat import ChatService
+from bot.gateway.connections import ConnectionCap
 from bot.gateway.dbthread import DbThread
 from bot.gateway.hub import Hub
+from bot.gateway.locks import ConversationLocks
 from bot.gateway.metrics import GatewayMetrics
 from bot.gateway.rasa_client import RasaClient, http_ok
+from bot.gateway.ratelimit import Buckets
+from bot.gateway.redis_wire import Redis
+from bot.gateway.relay import Relay
 from bot.gateway.transcripts import TranscriptStore
 from bot.settings import PROJECT_ROOT, Settings
 from bot.staff.accounts import StaffAccounts
@@ -80,10 +87,19 @@ def create_app(
             f"http://{settings.action_server_host}:{settings.action_server_port}/health"
         ),
     )
-    hub = Hub()
+    # With Redis, several gateways share live delivery, locks, limits and caps; without
+    # it all of that lives in this process (one gateway).
+    redis = Redis(settings.gateway_redis_url) if settings.gateway_redis_url else None
+    prefix = settings.gateway_redis_prefix
+    gateway_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+    relay = Relay(redis, prefix, gateway_id) if redis is not None else None
+    hub = Hub(ConversationLocks(redis, prefix), relay)
     db = DbThread(settings.database_url)
     desk = HandoffDesk(settings, store, HandoffStore(settings.database_url), rasa, hub, db)
-    chat = ChatService(settings, store, rasa, metrics, hub, db, desk)
+    connections = ConnectionCap(settings.gateway_max_connections_per_ip, redis, prefix, gateway_id)
+    chat = ChatService(
+        settings, store, rasa, metrics, hub, db, desk, Buckets(redis, prefix), connections
+    )
     accounts = StaffAccounts(
         settings.database_url,
         session_ttl_seconds=settings.staff_session_ttl_seconds,
@@ -106,6 +122,12 @@ def create_app(
             asyncio.create_task(every(SESSION_SWEEP_SECONDS, sweep_sessions)),
             asyncio.create_task(every(RETRY_WAITING_SECONDS, chat.answer_waiting)),
         ]
+        if relay is not None:
+            background += [
+                asyncio.create_task(relay.run()),
+                asyncio.create_task(desk.staff.announce()),
+                asyncio.create_task(every(connections.heartbeat_seconds, connections.refresh)),
+            ]
         yield
         for task in background:
             task.cancel()
@@ -114,6 +136,8 @@ def create_app(
         await probe.aclose()
         await staff.aclose()
         db.close()
+        if redis is not None:
+            await redis.aclose()
 
     app = FastAPI(
         title="KNT chat gateway",
@@ -160,6 +184,10 @@ def create_app(
             "action_server": "ok" if actions_ok else "unreachable",
             "order_backend": "ok" if orders_ok else "unreachable",
         }
+        if relay is not None:
+            # Without Redis this gateway still serves its own sockets (and counts limits
+            # itself); shoppers and agents on other gateways miss its live frames meanwhile.
+            body["redis"] = relay.state
         processes = supervised_processes()
         if processes is not None:
             body["processes"] = processes

@@ -25,11 +25,12 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bot.gateway.connections import ConnectionCap
 from bot.gateway.dbthread import DbThread
 from bot.gateway.hub import Hub, send
 from bot.gateway.metrics import GatewayMetrics
 from bot.gateway.rasa_client import RasaClient, RasaFailed, RasaTimedOut, RasaUnavailable
-from bot.gateway.ratelimit import RateLimiter
+from bot.gateway.ratelimit import Buckets, RateLimiter
 from bot.gateway.tokens import InvalidToken, TokenSigner
 from bot.gateway.transcripts import Conversation, Message, TranscriptStore
 from bot.logthrottle import Throttled, clip
@@ -119,6 +120,8 @@ class ChatService:
         hub: Hub,
         db: DbThread,
         desk: HandoffDesk,
+        buckets: Buckets | None = None,
+        connections: ConnectionCap | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -130,20 +133,23 @@ class ChatService:
         self.signer = TokenSigner(
             settings.gateway_secret.get_secret_value(), settings.gateway_session_ttl_seconds
         )
+        # Counted in Redis when several gateways share it (`buckets`), else here.
+        self.buckets = buckets or Buckets()
         self.session_limits = RateLimiter(
-            settings.gateway_session_rate, settings.gateway_session_burst
+            settings.gateway_session_rate, settings.gateway_session_burst, name="session"
         )
-        self.ip_limits = RateLimiter(settings.gateway_ip_rate, settings.gateway_ip_burst)
+        self.ip_limits = RateLimiter(settings.gateway_ip_rate, settings.gateway_ip_burst, name="ip")
         # Typing indicators are best effort: beyond this they are dropped without a word.
-        self.typing_limits = RateLimiter(2.0, 4)
+        self.typing_limits = RateLimiter(2.0, 4, name="typing")
         # Every other frame (feedback, restart, contact, ping, history) of one session.
-        self.frame_limits = RateLimiter(5.0, 20)
+        self.frame_limits = RateLimiter(5.0, 20, name="frame")
         # New connections (each one's hello reads the database) of one IP address.
-        self.hello_limits = RateLimiter(2.0, 30)
+        self.hello_limits = RateLimiter(2.0, 30, name="hello")
         self.allowed_origins = {o.rstrip("/") for o in settings.gateway_allowed_origins}
         self._refused_origin = Throttled(log)
         self._refused_flood = Throttled(log)
-        self._open: dict[str, int] = {}  # open connections per client IP
+        # Open connections per client IP (on every gateway, with Redis).
+        self.connections = connections or ConnectionCap(settings.gateway_max_connections_per_ip)
         # The client of each session with an open connection, for the actions' guessing
         # limits (a message answered later by the retry loop has no socket at hand).
         self._client_ip: dict[str, str] = {}
@@ -157,10 +163,10 @@ class ChatService:
             await ws.close(code=CLOSE_ORIGIN)
             return
         ip = client_ip(ws)
-        if (
-            self._open.get(ip, 0) >= self.settings.gateway_max_connections_per_ip
-            or self.hello_limits.retry_after(ip) > 0
-        ):
+        ticket = await self.connections.open(ip)
+        if ticket is None or await self.buckets.take((self.hello_limits, ip)) > 0:
+            if ticket is not None:
+                await self.connections.close(ip, ticket)
             # Accepted only to say why: the widget shows it instead of reconnecting at once.
             self.metrics.rejected.labels("connections").inc()
             self._refused_flood.warning("refused a widget connection: too many from %s", ip)
@@ -175,8 +181,6 @@ class ChatService:
             )
             await ws.close(code=CLOSE_TOO_MANY)
             return
-        self.hello_limits.take(ip)
-        self._open[ip] = self._open.get(ip, 0) + 1
         await ws.accept()
         self.metrics.connections.inc()
         session_id: str | None = None
@@ -197,11 +201,7 @@ class ChatService:
             pass
         finally:
             self.metrics.connections.dec()
-            left = self._open.get(ip, 1) - 1
-            if left > 0:
-                self._open[ip] = left
-            else:
-                self._open.pop(ip, None)
+            await self.connections.close(ip, ticket)
             if session_id is not None:
                 self.hub.leave(session_id, ws)
                 if not self.hub.online(session_id):
@@ -368,9 +368,8 @@ class ChatService:
 
     async def _over_limit(self, ws: WebSocket, limits: RateLimiter, key: str) -> bool:
         """Take one from `key`'s bucket; if it is empty, say so and when to try again."""
-        wait = limits.retry_after(key)
+        wait = await self.buckets.take((limits, key))
         if wait <= 0:
-            limits.take(key)
             return False
         await self._refuse(
             ws,
@@ -400,7 +399,7 @@ class ChatService:
         payload = storable(payload) if payload is not None else None
 
         ip = client_ip(ws)
-        wait = max(self.session_limits.retry_after(session_id), self.ip_limits.retry_after(ip))
+        wait = await self.buckets.take((self.session_limits, session_id), (self.ip_limits, ip))
         if wait > 0:
             await self._refuse(
                 ws,
@@ -411,8 +410,6 @@ class ChatService:
                 retry_after=max(0.1, round(wait, 1)),
             )
             return
-        self.session_limits.take(session_id)
-        self.ip_limits.take(ip)
 
         conversation, message, duplicate, queue = await self.db(
             self._accept, session_id, client_id, text.strip(), payload
@@ -651,9 +648,8 @@ class ChatService:
         """The shopper is typing: shown to an agent who has the conversation open."""
         if not isinstance(frame.get("on"), bool):
             raise ProtocolError(UNDERSTOOD)
-        if self.typing_limits.retry_after(session_id) > 0:
+        if await self.buckets.take((self.typing_limits, session_id)) > 0:
             return
-        self.typing_limits.take(session_id)
         conversation = await self.db(self.store.current, session_id)
         if conversation.state == "claimed":
             await self.desk.shopper_typing(conversation.id, frame["on"])

@@ -1,10 +1,17 @@
-"""Token buckets per key (a session, an IP address), in this process's memory."""
+"""Token buckets per key (a session, an IP address): in this process's memory, or in
+Redis when several gateways share the limits."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from bot.gateway.redis_wire import Redis, RedisUnavailable
+from bot.logthrottle import Throttled
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -19,10 +26,15 @@ class RateLimiter:
     MAX_KEYS = 50_000  # then forget buckets that have refilled (they carry no state)
 
     def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "",
     ) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be > 0 and burst >= 1")
+        self.name = name  # its buckets' keys in Redis
         self.rate = rate
         self.burst = burst
         self._clock = clock
@@ -54,3 +66,58 @@ class RateLimiter:
         ]
         for k in full:
             del self._buckets[k]
+
+
+# Takes one token from every bucket named in KEYS, or none: "0" if taken, else the seconds
+# until all could be taken. ARGV holds each bucket's rate and burst in turn. The time is
+# Redis's own, so gateways with drifting clocks count alike.
+TAKE_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local wait, tokens = 0, {}
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local b = redis.call('HMGET', key, 't', 'u')
+  local left = tonumber(b[1]) or burst
+  local updated = tonumber(b[2]) or now
+  left = math.min(burst, left + math.max(0, now - updated) * rate)
+  tokens[i] = left
+  if left < 1 then wait = math.max(wait, (1 - left) / rate) end
+end
+if wait > 0 then return tostring(wait) end
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  redis.call('HSET', key, 't', tostring(tokens[i] - 1), 'u', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
+end
+return '0'
+"""
+
+
+class Buckets:
+    """Takes from several limiters' buckets at once, all or none: in this process, or in
+    Redis (`redis`) so every gateway counts the same buckets. Without Redis at hand it
+    counts in this process meanwhile (limits hold per gateway) rather than refuse."""
+
+    def __init__(self, redis: Redis | None = None, prefix: str = "") -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._unreachable = Throttled(log)
+
+    async def take(self, *wants: tuple[RateLimiter, str]) -> float:
+        """0 if one token was taken from each bucket, else the seconds to wait (and none
+        was taken)."""
+        if self.redis is not None:
+            keys = [f"{self.prefix}:rate:{limiter.name}:{key}" for limiter, key in wants]
+            args: list[object] = []
+            for limiter, _ in wants:
+                args += [repr(limiter.rate), limiter.burst]
+            try:
+                return float(await self.redis.script(TAKE_SCRIPT, keys, args))
+            except RedisUnavailable as exc:
+                self._unreachable.warning("rate limits counted in this gateway only: %s", exc)
+        wait = max(limiter.retry_after(key) for limiter, key in wants)
+        if wait <= 0:
+            for limiter, key in wants:
+                limiter.take(key)
+        return wait

@@ -12,6 +12,7 @@ turns of one conversation take the same lock, so none of them interleave.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -22,8 +23,9 @@ from typing import Any, Protocol, TypeVar
 
 from starlette.websockets import WebSocket
 
-from bot.gateway.hub import Hub, send
+from bot.gateway.hub import CLOSE_RESYNC, Hub, close, send
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.relay import Relay
 from bot.gateway.transcripts import Conversation, Message, TranscriptStore
 from bot.settings import Settings
 from bot.staff.accounts import StaffUser
@@ -43,24 +45,45 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}$")
 MAX_REPLY_CHARS = 4000
 
 
-class StaffHub:
-    """Open console connections: which agents are online, who watches which conversation."""
+PRESENCE_SECONDS = 3.0  # each gateway tells the others which agents it has this often
+PRESENCE_EXPIRES = 10.0  # and forgets a silent gateway's agents after this long
 
-    def __init__(self) -> None:
+
+class StaffHub:
+    """Open console connections: which agents are online, who watches which conversation.
+    With a `relay`, frames reach the consoles on every gateway, and the gateways tell each
+    other which agents they have (a dead gateway's agents are forgotten when it falls
+    silent)."""
+
+    def __init__(self, relay: Relay | None = None) -> None:
         self._agents: dict[int, set[WebSocket]] = defaultdict(set)
         self._watching: dict[WebSocket, str] = {}
         self._sessions: dict[WebSocket, str] = {}  # socket -> its session cookie's token
+        self._remote: dict[str, tuple[frozenset[int], float]] = {}  # gateway -> agents
+        self._presence_changed = asyncio.Event()
+        self.relay = relay
+        if relay is not None:
+            relay.on("staff_all", lambda _key, frame: self._to_all_here(frame))
+            relay.on("staff_watchers", self._to_watchers_here)
+            relay.on("staff_logout", lambda token, _frame: self._close_session_here(token))
+            relay.on("agents", self._presence)
+            relay.on_resync(self.close_all)
 
     def join(self, agent_id: int, ws: WebSocket, session_token: str) -> None:
         self._agents[agent_id].add(ws)
         self._sessions[ws] = session_token
+        self._presence_changed.set()
 
     async def close_session(self, session_token: str, code: int = 4401) -> None:
-        """Close the sockets opened with this session (it was logged out)."""
+        """Close the sockets opened with this session (it was logged out), everywhere."""
+        await self._close_session_here(session_token, code)
+        if self.relay is not None:
+            await self.relay.publish("staff_logout", session_token, {})
+
+    async def _close_session_here(self, session_token: str, code: int = 4401) -> None:
         for ws, token in list(self._sessions.items()):
             if token == session_token:
-                with contextlib.suppress(RuntimeError, OSError):
-                    await ws.close(code=code)
+                await close(ws, code)
 
     def leave(self, agent_id: int, ws: WebSocket) -> None:
         self._watching.pop(ws, None)
@@ -70,6 +93,7 @@ class StaffHub:
             sockets.discard(ws)
             if not sockets:
                 del self._agents[agent_id]
+                self._presence_changed.set()
 
     def watch(self, ws: WebSocket, conversation_id: str | None) -> None:
         if conversation_id is None:
@@ -78,18 +102,56 @@ class StaffHub:
             self._watching[ws] = conversation_id
 
     def online(self) -> int:
-        """How many agents have the console open."""
-        return len(self._agents)
+        """How many agents have the console open (on any gateway)."""
+        now = time.monotonic()
+        agents = set(self._agents)
+        for ids, expires in self._remote.values():
+            if expires > now:
+                agents |= ids
+        return len(agents)
 
     async def to_all(self, frame: dict[str, Any]) -> None:
+        await self._to_all_here(frame)
+        if self.relay is not None:
+            await self.relay.publish("staff_all", "", frame)
+
+    async def _to_all_here(self, frame: dict[str, Any]) -> None:
         for sockets in list(self._agents.values()):
             for ws in list(sockets):
                 await send(ws, frame)
 
     async def to_watchers(self, conversation_id: str, frame: dict[str, Any]) -> None:
+        await self._to_watchers_here(conversation_id, frame)
+        if self.relay is not None:
+            await self.relay.publish("staff_watchers", conversation_id, frame)
+
+    async def _to_watchers_here(self, conversation_id: str, frame: dict[str, Any]) -> None:
         for ws, watched in list(self._watching.items()):
             if watched == conversation_id:
                 await send(ws, frame)
+
+    async def close_all(self) -> None:
+        for ws in list(self._sessions):
+            await close(ws, CLOSE_RESYNC)
+
+    async def _presence(self, gateway_id: str, frame: dict[str, Any]) -> None:
+        if gateway_id not in self._remote:
+            self._presence_changed.set()  # a gateway new to us: tell it ours at once
+        ids = frozenset(int(i) for i in frame.get("agents", ()))
+        self._remote[gateway_id] = (ids, time.monotonic() + PRESENCE_EXPIRES)
+
+    async def announce(self) -> None:
+        """Tell the other gateways which agents are here (a background task), at once
+        when that changes and every PRESENCE_SECONDS anyway."""
+        if self.relay is None:
+            return
+        while True:
+            self._presence_changed.clear()
+            await self.relay.publish(
+                "agents", self.relay.gateway_id, {"agents": list(self._agents)}
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._presence_changed.wait(), PRESENCE_SECONDS)
 
 
 class HandoffDesk:
@@ -108,7 +170,7 @@ class HandoffDesk:
         self.rasa = rasa
         self.shoppers = shoppers
         self.db = db
-        self.staff = StaffHub()
+        self.staff = StaffHub(shoppers.relay)
         self._typing_seen: dict[tuple[str, int], float] = {}
 
     # --- what the shopper sees ----------------------------------------------------------

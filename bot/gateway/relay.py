@@ -1,0 +1,85 @@
+"""Live frames for sockets on every gateway, through one Redis pub/sub channel.
+
+A frame is delivered to this gateway's own sockets first, then published once; every
+other gateway delivers it to its own sockets (each skips what it published itself, so
+no socket gets a frame twice). Pub/sub keeps nothing: what a gateway misses while it
+is cut off from Redis is in the transcript store, and once it is subscribed again it
+closes its sockets so the widgets and consoles reconnect and load it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.gateway.redis_wire import Redis, RedisUnavailable
+from bot.logthrottle import Throttled
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, dict[str, Any]], Awaitable[None]]
+RESUBSCRIBE_MAX_SECONDS = 5.0
+
+
+class Relay:
+    def __init__(self, redis: Redis, prefix: str, gateway_id: str) -> None:
+        self.redis = redis
+        self.channel = f"{prefix}:live"
+        self.gateway_id = gateway_id
+        self.state = "connecting"  # "ok", or why not: shown by /healthz
+        self._handlers: dict[str, Handler] = {}
+        self._resync: list[Callable[[], Awaitable[None]]] = []
+        self._unpublished = Throttled(log)
+
+    def on(self, kind: str, handler: Handler) -> None:
+        """`handler(key, frame)` delivers frames of this kind to this gateway's sockets."""
+        self._handlers[kind] = handler
+
+    def on_resync(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Called once the subscription is back after a loss."""
+        self._resync.append(fn)
+
+    async def publish(self, kind: str, key: str, frame: dict[str, Any]) -> None:
+        data = json.dumps({"g": self.gateway_id, "k": kind, "key": key, "f": frame})
+        try:
+            await self.redis.call("PUBLISH", self.channel, data)
+        except RedisUnavailable as exc:
+            # The other gateways' sockets miss it; they resync when Redis is back.
+            self._unpublished.warning("a live frame reached this gateway only: %s", exc)
+
+    async def run(self) -> None:
+        """Stay subscribed (a background task): deliver, and subscribe again when lost."""
+        lost, pause = False, 0.1
+        while True:
+            try:
+                async for _channel, data in self.redis.subscribe(self.channel):
+                    if not data:  # subscribed
+                        self.state, pause = "ok", 0.1
+                        if lost:
+                            lost = False
+                            log.warning("Redis is back: live sockets reconnect to catch up")
+                            for fn in self._resync:
+                                await fn()
+                        continue
+                    await self._dispatch(data)
+            except RedisUnavailable as exc:
+                if not lost:
+                    log.warning("live delivery between gateways lost: %s", exc)
+                self.state, lost = f"unreachable: {exc}", True
+            await asyncio.sleep(pause)
+            pause = min(RESUBSCRIBE_MAX_SECONDS, pause * 2)
+
+    async def _dispatch(self, data: bytes) -> None:
+        try:
+            message = json.loads(data)
+            if message["g"] == self.gateway_id:
+                return  # delivered here before it was published
+            handler = self._handlers.get(message["k"])
+            if handler is not None:
+                await handler(str(message["key"]), message["f"])
+        except Exception:
+            # One bad frame must not end the subscription.
+            log.exception("a live frame from another gateway could not be delivered")
