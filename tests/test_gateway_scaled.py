@@ -1,0 +1,429 @@
+"""Two gateways side by side (issue 12): two real gateway processes (`python -m
+bot.gateway`) on one PostgreSQL database and one Redis, in front of the live stack's
+Rasa server, action server and order backend. Shoppers and agents connect to either;
+nothing lives in one gateway only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from bot import stack
+from bot.gateway.redis_wire import RedisAddress
+from bot.gateway.transcripts import TranscriptStore, chat_messages
+from bot.rasa_auth import rasa_auth_headers
+from bot.settings import PROJECT_ROOT, Settings
+from bot.supervisor import free_port
+
+from .live import stop_group
+from .orders_helpers import postgres_database
+from .staff_helpers import PASSWORD, add_agent
+from .widget_client import WidgetClient
+
+pytestmark = pytest.mark.slow
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+SHOP = "http://shop.test"
+CONSOLE = "http://console.test"
+MAX_CONNECTIONS = 4  # per IP, over both gateways
+SESSION_BURST = 5  # messages one session may send (the rate refills next to nothing here)
+
+
+@dataclass
+class Gateway:
+    url: str
+    proc: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no clean-up of what it held."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
+@dataclass
+class Pair:
+    settings: Settings
+    a: Gateway
+    b: Gateway
+    prefix: str
+
+
+def redis_cli(*args: str) -> str:
+    address = RedisAddress.parse(REDIS_URL)
+    done = subprocess.run(
+        ["redis-cli", "-h", address.host, "-p", str(address.port), "-n", str(address.db), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+@contextmanager
+def gateway_process(settings: Settings, port: int, log: Path) -> Iterator[Gateway]:
+    """A gateway through the project's own entry point, on `port`."""
+    env = {**os.environ, **stack.settings_env(settings), "GATEWAY_PORT": str(port)}
+    url = f"http://127.0.0.1:{port}"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.gateway"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the gateway exited ({proc.returncode}); see {log}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).json().get("redis") == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the gateway did not start in 120 s; see {log}")
+            time.sleep(0.3)
+        yield Gateway(url, proc)
+    finally:
+        stop_group(proc)
+
+
+@pytest.fixture(scope="module")
+def pair(settings, live, tmp_path_factory) -> Iterator[Pair]:  # type: ignore[no-untyped-def]
+    prefix = f"knt-test-{uuid.uuid4().hex[:10]}"
+    logs = tmp_path_factory.mktemp("gateways")
+    with postgres_database() as database_url, ExitStack() as running:
+        port_a, port_b = free_port(), free_port()
+        s = live.settings.model_copy(
+            update={
+                "database_url": database_url,
+                "gateway_redis_url": REDIS_URL,
+                "gateway_redis_prefix": prefix,
+                "gateway_allowed_origins": [SHOP],
+                "staff_allowed_origins": [CONSOLE],
+                "gateway_max_connections_per_ip": MAX_CONNECTIONS,
+                "gateway_session_burst": SESSION_BURST,
+                "gateway_session_rate": 0.001,
+                "staff_claim_timeout_seconds": 300,
+            }
+        )
+        try:
+            a = running.enter_context(gateway_process(s, port_a, logs / "a.log"))
+            b = running.enter_context(gateway_process(s, port_b, logs / "b.log"))
+            yield Pair(s, a, b, prefix)
+        finally:
+            running.close()
+            keys = redis_cli("--scan", "--pattern", f"{prefix}:*").split()
+            if keys:
+                redis_cli("DEL", *keys)
+
+
+# --- clients ----------------------------------------------------------------------------
+def widget(gateway: Gateway) -> WidgetClient:
+    return WidgetClient.connect(gateway.url, SHOP)
+
+
+def until(ws: WidgetClient, accept: Callable[[dict[str, Any]], bool], timeout: float = 60) -> Any:
+    """Frames up to and with the first one `accept` takes."""
+    deadline, seen = time.monotonic() + timeout, []
+    while True:
+        frame = ws.recv(deadline - time.monotonic())
+        seen.append(frame)
+        if accept(frame):
+            return seen
+
+
+def settled(ws: WidgetClient) -> None:
+    """Wait until the tab's hello is done: what was stored while it joined is sent once
+    more right after the session frame (by design: the widget keeps one by id)."""
+    ws.send_json({"type": "ping"})
+    until(ws, lambda f: f["type"] == "pong")
+
+
+def turn_end(frame: dict[str, Any]) -> bool:
+    return frame["type"] == "typing" and frame["on"] is False and "who" not in frame
+
+
+def quiet(ws: WidgetClient | ClientConnection, seconds: float = 1.0) -> list[dict[str, Any]]:
+    """Whatever else arrives within `seconds` (nothing, when delivery is exactly once)."""
+    import json
+
+    frames, deadline = [], time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            raw = ws.ws.recv(timeout=left) if isinstance(ws, WidgetClient) else ws.recv(left)
+        except TimeoutError:
+            break
+        frames.append(json.loads(raw))
+    return frames
+
+
+class Console:
+    """An agent logged in on one gateway: its API and its live socket."""
+
+    def __init__(self, gateway: Gateway, email: str) -> None:
+        self.http = httpx.Client(base_url=gateway.url, headers={"origin": CONSOLE}, timeout=30)
+        r = self.http.post("/api/staff/login", json={"email": email, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        self.csrf = r.json()["csrf_token"]
+        cookie = f"knt_staff={r.cookies['knt_staff']}"
+        self.http.headers["cookie"] = cookie
+        self.ws = connect(
+            gateway.url.replace("http://", "ws://") + "/staff/ws",
+            origin=CONSOLE,  # type: ignore[arg-type]
+            additional_headers={"cookie": cookie},
+        )
+        assert self.frame()["type"] == "ready"
+
+    def frame(self, timeout: float = 30) -> dict[str, Any]:
+        import json
+
+        frame: dict[str, Any] = json.loads(self.ws.recv(timeout=timeout))
+        return frame
+
+    def until(self, accept: Callable[[dict[str, Any]], bool], timeout: float = 30) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self.frame(deadline - time.monotonic())
+            if accept(frame):
+                return frame
+
+    def send(self, frame: dict[str, Any]) -> None:
+        import json
+
+        self.ws.send(json.dumps(frame))
+
+    def post(self, path: str, body: Any = None) -> httpx.Response:
+        return self.http.post(path, json=body, headers={"x-csrf-token": self.csrf})
+
+    def close(self) -> None:
+        self.ws.close()
+        self.http.close()
+
+
+def conversation_of(s: Settings, session_id: str) -> str:
+    return TranscriptStore(s.database_url).current(session_id).id
+
+
+def rasa_user_texts(s: Settings, conversation_id: str) -> list[str]:
+    r = httpx.get(
+        f"{s.rasa_url}/conversations/{conversation_id}/tracker",
+        headers=rasa_auth_headers(s),
+        timeout=10,
+    )
+    r.raise_for_status()
+    return [e.get("text") for e in r.json()["events"] if e["event"] == "user"]
+
+
+# --- tests ------------------------------------------------------------------------------
+def test_both_gateways_share_redis_and_say_so(pair: Pair) -> None:
+    for gateway in (pair.a, pair.b):
+        health = httpx.get(f"{gateway.url}/healthz", timeout=10).json()
+        assert health["redis"] == "ok"
+        assert health["database"] == "ok"
+
+
+def test_a_shoppers_two_tabs_on_two_gateways_see_the_answer_once(pair: Pair) -> None:
+    with widget(pair.a) as tab_a:
+        session = tab_a.hello()
+        with widget(pair.b) as tab_b:
+            tab_b.hello(session["token"])
+            for tab in (tab_a, tab_b):
+                settled(tab)
+            sent = tab_a.say("Is shipping insured?")
+            on_a = until(tab_a, turn_end)
+            on_b = until(tab_b, turn_end)
+            for frames in (on_a, on_b):
+                echoes = [
+                    f
+                    for f in frames
+                    if f["type"] == "message" and f["message"]["role"] == "shopper"
+                ]
+                assert [e["message"]["client_id"] for e in echoes] == [sent]
+                replies = [
+                    f["message"]["id"]
+                    for f in frames
+                    if f["type"] == "message" and f["message"]["role"] == "bot"
+                ]
+                assert replies and len(replies) == len(set(replies))
+            bot_a = [f["message"]["id"] for f in on_a if f["type"] == "message"]
+            bot_b = [f["message"]["id"] for f in on_b if f["type"] == "message"]
+            assert bot_a == bot_b  # the same messages, in the same order, once each
+            assert [f for f in quiet(tab_a) + quiet(tab_b) if f["type"] == "message"] == []
+
+
+def test_a_hand_off_on_one_gateway_is_claimed_and_answered_on_the_other(pair: Pair) -> None:
+    user = add_agent(pair.settings, "Nora Quinn")
+    agent = Console(pair.b, user.email)
+    try:
+        with widget(pair.a) as shopper:
+            session = shopper.hello()
+            shopper.say("I want to talk to a person")
+            until(shopper, turn_end)
+            conversation_id = conversation_of(pair.settings, session["session_id"])
+            queued = agent.until(
+                lambda f: (
+                    f["type"] == "queue" and f["conversation"]["conversation_id"] == conversation_id
+                )
+            )
+            assert queued["conversation"]["state"] == "waiting"
+
+            agent.send({"type": "watch", "conversation_id": conversation_id})
+            claimed = agent.post(f"/api/staff/conversations/{conversation_id}/claim")
+            assert claimed.status_code == 200, claimed.text
+            joined = until(shopper, lambda f: f["type"] == "handoff_state")
+            assert any(
+                "Nora from our team has joined" in (f["message"].get("text") or "")
+                for f in joined
+                if f["type"] == "message"
+            )
+
+            # Typing crosses both ways.
+            shopper.send_json({"type": "typing", "on": True})
+            typing = agent.until(lambda f: f["type"] == "typing")
+            assert typing == {
+                "type": "typing",
+                "conversation_id": conversation_id,
+                "on": True,
+                "who": "shopper",
+            }
+            agent.send({"type": "typing", "conversation_id": conversation_id, "on": True})
+            dots = until(shopper, lambda f: f["type"] == "typing" and f.get("who") == "agent")
+            assert dots[-1]["on"] is True and dots[-1]["name"] == "Nora"
+
+            # Messages cross both ways, once each.
+            reply = agent.post(
+                f"/api/staff/conversations/{conversation_id}/messages",
+                {"client_id": uuid.uuid4().hex, "text": "Hi, Nora here. How can I help?"},
+            )
+            assert reply.status_code == 201, reply.text
+            got = until(shopper, lambda f: f["type"] == "message")
+            assert got[-1]["message"]["text"] == "Hi, Nora here. How can I help?"
+            sent = shopper.say("My ring arrived scratched")
+            seen = agent.until(
+                lambda f: f["type"] == "message" and f["message"].get("client_id") == sent
+            )
+            assert seen["message"]["text"] == "My ring arrived scratched"
+            # Rasa never saw the message meant for the agent.
+            assert "My ring arrived scratched" not in rasa_user_texts(
+                pair.settings, conversation_id
+            )
+            assert [
+                f
+                for f in quiet(shopper)
+                if f["type"] == "message" and f["message"]["role"] == "agent"
+            ] == []
+    finally:
+        agent.close()
+
+
+def test_rate_limits_count_over_both_gateways(pair: Pair) -> None:
+    with widget(pair.a) as tab_a, widget(pair.b) as tab_b:
+        session = tab_a.hello()
+        tab_b.hello(session["token"])
+        for n in range(SESSION_BURST):
+            tab = tab_a if n % 2 else tab_b
+            sent = tab.say(f"Do you ship to Canada? ({n})")
+            assert until(tab, lambda f, sent=sent: f.get("id") == sent)[-1]["type"] == "ack"
+            until(tab, turn_end)
+        one_more = tab_a.say("And to Mexico?")
+        refused = until(tab_a, lambda f: f.get("id") == one_more)[-1]
+        assert refused["type"] == "error" and refused["code"] == "rate_limited"
+        assert refused["retry_after"] > 0
+
+
+def open_connections(pair: Pair) -> int:
+    """Widget connections from this machine that Redis counts (over both gateways)."""
+    return int(redis_cli("ZCARD", f"{pair.prefix}:conns:127.0.0.1").strip() or 0)
+
+
+def test_connections_per_ip_are_capped_over_both_gateways(pair: Pair) -> None:
+    deadline = time.monotonic() + 10
+    while open_connections(pair):  # the earlier tests' tabs are closed
+        assert time.monotonic() < deadline, "closed tabs still count"
+        time.sleep(0.2)
+    with ExitStack() as open_tabs:
+        for n in range(MAX_CONNECTIONS):
+            tab = open_tabs.enter_context(widget(pair.a if n % 2 else pair.b))
+            tab.hello()
+        for gateway in (pair.a, pair.b):
+            with widget(gateway) as one_too_many:
+                # Said before any hello, then closed.
+                frame = one_too_many.recv(10)
+                assert frame["type"] == "error" and frame["code"] == "too_many_connections"
+                with pytest.raises(ConnectionClosed):
+                    one_too_many.recv(10)
+                assert one_too_many.close_code == 4429
+        assert open_connections(pair) == MAX_CONNECTIONS
+    # Closed tabs stop counting (on both gateways).
+    deadline = time.monotonic() + 10
+    while open_connections(pair):
+        assert time.monotonic() < deadline, "closed tabs still count"
+        time.sleep(0.2)
+    with widget(pair.b) as again:
+        again.hello()
+
+
+def test_two_gateways_racing_on_waiting_messages_answer_each_once(pair: Pair) -> None:
+    """Messages kept while Rasa was unreachable (stored as pending, as the gateway stores
+    them): both gateways' retry loops find them every second; each is answered once."""
+    store = TranscriptStore(pair.settings.database_url)
+    conversation = store.open_session(f"race-{uuid.uuid4().hex}")
+    texts = [f"Do you offer gift wrapping? ({n})" for n in range(12)]
+    ids = [store.add_shopper(conversation, uuid.uuid4().hex, t, t)[0].id for t in texts]
+    deadline = time.monotonic() + 120
+    while store.pending(conversation.id):
+        assert time.monotonic() < deadline, "the waiting messages were never answered"
+        time.sleep(0.5)
+    time.sleep(2)  # a second gateway's late try would show now
+    assert rasa_user_texts(pair.settings, conversation.id) == texts
+    engine = create_engine(pair.settings.database_url)
+    try:
+        with engine.connect() as conn:
+            statuses = conn.execute(
+                select(chat_messages.c.status).where(chat_messages.c.id.in_(ids))
+            ).all()
+    finally:
+        engine.dispose()
+    assert [s for (s,) in statuses] == ["answered"] * len(ids)
+
+
+def test_killing_a_gateway_loses_nothing(pair: Pair) -> None:
+    """Last in the module: gateway A is gone afterwards."""
+    with widget(pair.a) as tab:
+        session = tab.hello()
+        sent = [tab.say("What is your return policy?")]
+        until(tab, turn_end)
+        sent.append(tab.say("Do you resize rings?"))
+        until(tab, turn_end)
+        pair.a.kill()
+        with pytest.raises((ConnectionClosed, TimeoutError)):
+            tab.recv(10)
+    with widget(pair.b) as again:
+        back = again.hello(session["token"])
+        assert back["session_id"] == session["session_id"]
+        history = back["history"]
+        shopper = [m["client_id"] for m in history if m["role"] == "shopper"]
+        assert shopper == sent
+        assert sum(m["role"] == "bot" for m in history) >= 2
+        assert history[-1]["role"] == "bot"
+        # B goes on answering the same conversation.
+        assert again.probe("Is shipping insured?").answered
