@@ -406,6 +406,74 @@ def test_two_gateways_racing_on_waiting_messages_answer_each_once(pair: Pair) ->
     assert [s for (s,) in statuses] == ["answered"] * len(ids)
 
 
+@contextmanager
+def redis_server(port: int, folder: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A Redis of this test's own (the shared one must never be stopped)."""
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while (
+            subprocess.run(
+                ["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True
+            ).stdout.strip()
+            != "PONG"
+        ):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.1)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def redis_health(gateway: Gateway) -> str:
+    state: str = httpx.get(f"{gateway.url}/healthz", timeout=10).json()["redis"]
+    return state
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_a_gateway_that_loses_redis_says_so_serves_on_and_resyncs_its_sockets(
+    pair: Pair, tmp_path: Path
+) -> None:
+    port = free_port()
+    s = pair.settings.model_copy(update={"gateway_redis_url": f"redis://127.0.0.1:{port}/0"})
+    with redis_server(port, tmp_path) as redis, ExitStack() as running:
+        gateway = running.enter_context(gateway_process(s, free_port(), tmp_path / "c.log"))
+        with widget(gateway) as tab:
+            session = tab.hello()
+            settled(tab)
+            redis.kill()
+            redis.wait()
+            wait_for(lambda: redis_health(gateway).startswith("unreachable"), "healthz says ok")
+            # Alone, the gateway still answers its own shoppers.
+            during = tab.probe("Do you ship to Canada?")
+            assert during.answered, during
+            with redis_server(port, tmp_path):
+                wait_for(lambda: redis_health(gateway) == "ok", "no resubscription")
+                # Frames published meanwhile by other gateways were lost to this one's
+                # sockets: they are closed so the widget reconnects and loads the history.
+                with pytest.raises(ConnectionClosed):
+                    until(tab, lambda f: False, timeout=10)
+                assert tab.close_code == 1012
+                with widget(gateway) as again:
+                    back = again.hello(session["token"])
+                    texts = [m["text"] for m in back["history"]]
+                    assert "Do you ship to Canada?" in texts
+                    assert back["history"][-1]["role"] == "bot"
+
+
 def test_killing_a_gateway_loses_nothing(pair: Pair) -> None:
     """Last in the module: gateway A is gone afterwards."""
     with widget(pair.a) as tab:
