@@ -114,7 +114,20 @@ for i, event in enumerate(events):
         views(other)
         copied.append(views(other))
     tracker.update(event)
+# How much of the history a states call on a long tracker replays once it was asked
+# before (Rasa: all of it, every call).
+asked = [0]
+get_active_state = type(domain).get_active_state
+def counting(self, *args, **kwargs):
+    asked[0] += 1
+    return get_active_state(self, *args, **kwargs)
+type(domain).get_active_state = counting
+tracker.past_states(domain)
+asked[0] = 0
+states = tracker.past_states(domain)
 print(json.dumps({
+    "states": len(states),
+    "replayed": asked[0],
     "cuts": len(cuts),
     "after": sum(a == b for a, b in zip(before, after)),
     "grown": sum(a == b for a, b in zip(before, grown)),
@@ -154,6 +167,54 @@ def test_long_conversation_same_states_and_predictions_as_unpatched_rasa(live, c
     assert cuts > 60
     assert result["first_difference"] is None
     assert (result["after"], result["grown"], result["copied"]) == (cuts, cuts, cuts)
+    # Flat: asked again, only the latest turn is replayed, not the whole history.
+    assert result["states"] > 40
+    assert result["replayed"] <= 5, result
+
+
+EVENT_TYPES = """
+import json
+from rasa.shared.core.events import Event
+from rasa.shared.utils.common import all_subclasses
+
+names = sorted({cls.type_name for cls in all_subclasses(Event)}) + ["topic", "no_such_event"]
+
+def resolve():
+    out = []
+    for name in names:
+        try:
+            found = Event.resolve_by_type(name)
+            out.append(found.__name__ if found else None)
+        except ValueError as exc:
+            out.append(str(exc))
+    out.append(Event.resolve_by_type("no_such_event", Event).__name__)
+    return out
+
+before = resolve()
+from rasa_runtime.speedups.event_types import cache_event_types
+cache_event_types()
+calls = [0]
+original = all_subclasses
+import rasa.shared.utils.common as common
+def counting(cls):
+    calls[0] += 1
+    return original(cls)
+common.all_subclasses = counting
+after = resolve()
+calls[0] = 0
+for name in ("user", "slot", "action", "bot"):
+    Event.resolve_by_type(name)
+print(json.dumps({"before": before, "after": after, "names": len(names), "walks": calls[0]}))
+"""
+
+
+def test_event_classes_resolve_as_in_rasa_without_walking_every_subclass():
+    result = in_rasa(EVENT_TYPES)
+    assert result["after"] == result["before"]
+    assert result["names"] > 20
+    assert "Unknown event name 'no_such_event'" in result["after"][-2]
+    # Known names come from the table: no walk over Event's subclasses (Rasa: one each).
+    assert result["walks"] == 0
 
 
 SQL_STORE = """
