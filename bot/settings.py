@@ -121,6 +121,12 @@ class Settings(BaseSettings):
 
     # --- Rasa and the action server --------------------------------------------------
     rasa_url: str = Field("http://127.0.0.1:5005", description="Base URL of the Rasa server.")
+    rasa_urls: str = Field(
+        "",
+        description="Several Rasa servers, comma-separated (empty: RASA_URL alone); each "
+        "conversation sticks to one and moves while it is unreachable. They must share one "
+        "tracker store and a Redis lock store.",
+    )
     rasa_token: SecretStr = Field(
         SecretStr("local-dev-token"),
         description="Auth token of Rasa's HTTP API (the REST channel needs none).",

@@ -5,6 +5,7 @@ nothing lives in one gateway only."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from bot import stack
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable, rank
 from bot.gateway.redis_wire import RedisAddress
 from bot.gateway.transcripts import TranscriptStore, chat_messages
 from bot.rasa_auth import rasa_auth_headers
@@ -40,6 +42,7 @@ pytestmark = pytest.mark.slow
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SHOP = "http://shop.test"
 CONSOLE = "http://console.test"
+DEAD_RASA = f"http://127.0.0.1:{free_port()}"  # nothing listens there
 MAX_CONNECTIONS = 4  # per IP, over both gateways
 SESSION_BURST = 5  # messages one session may send (the rate refills next to nothing here)
 
@@ -115,6 +118,9 @@ def pair(settings, live, tmp_path_factory) -> Iterator[Pair]:  # type: ignore[no
         s = live.settings.model_copy(
             update={
                 "database_url": database_url,
+                # Two Rasa servers, one of them never up: the conversations whose server it
+                # is move to the other (there is one live Rasa on these 2 cores).
+                "rasa_urls": f"{DEAD_RASA},{live.settings.rasa_url}",
                 "gateway_redis_url": REDIS_URL,
                 "gateway_redis_prefix": prefix,
                 "gateway_allowed_origins": [SHOP],
@@ -239,6 +245,44 @@ def test_both_gateways_share_redis_and_say_so(pair: Pair) -> None:
         health = httpx.get(f"{gateway.url}/healthz", timeout=10).json()
         assert health["redis"] == "ok"
         assert health["database"] == "ok"
+        assert health["rasa"] == "ok"
+        assert health["rasa_servers"] == {
+            DEAD_RASA: "unreachable",
+            pair.settings.rasa_url: "ok",
+        }
+
+
+def test_a_conversation_sticks_to_its_rasa_server_and_moves_while_it_is_down(live) -> None:  # type: ignore[no-untyped-def]
+    alive = live.settings.rasa_url
+    servers = [DEAD_RASA, alive]
+    ids = (f"sticky-{uuid.uuid4().hex}" for _ in range(1000))
+    on_dead = next(c for c in ids if rank(servers, c)[0] == DEAD_RASA)
+    on_alive = next(c for c in ids if rank(servers, c)[0] == alive)
+    # Every gateway picks the same server, whatever order its setting lists them in.
+    assert rank(servers, on_dead) == rank(servers[::-1], on_dead)
+
+    async def talk() -> None:
+        client = RasaClient(servers, 30, live.settings.rasa_token.get_secret_value())
+        try:
+            assert client.order(on_alive) == [alive, DEAD_RASA]
+            assert client.order(on_dead) == [DEAD_RASA, alive]
+            assert await client.send(on_dead, "Is shipping insured?")
+            # Found down: tried last for a while (no connection attempt per message).
+            assert client.order(on_dead) == [alive, DEAD_RASA]
+            tracker = await client.tracker(on_dead, events="ALL")
+            assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == [
+                "Is shipping insured?"
+            ]
+        finally:
+            await client.aclose()
+        only_dead = RasaClient([DEAD_RASA], 30)
+        try:
+            with pytest.raises(RasaUnavailable):
+                await only_dead.send(on_dead, "hello")
+        finally:
+            await only_dead.aclose()
+
+    asyncio.run(talk())
 
 
 def test_a_shoppers_two_tabs_on_two_gateways_see_the_answer_once(pair: Pair) -> None:

@@ -79,8 +79,9 @@ def create_app(
     staff's suggestions in the background at start (tests that never ask skip it)."""
     metrics = GatewayMetrics()
     store = TranscriptStore(settings.database_url)
+    rasa_servers = [u.strip() for u in settings.rasa_urls.split(",") if u.strip()]
     rasa = RasaClient(
-        settings.rasa_url,
+        rasa_servers or settings.rasa_url,
         settings.gateway_rasa_timeout_seconds,
         settings.rasa_token.get_secret_value(),
         action_server_health=(
@@ -184,6 +185,12 @@ def create_app(
             "action_server": "ok" if actions_ok else "unreachable",
             "order_backend": "ok" if orders_ok else "unreachable",
         }
+        if len(rasa.servers) > 1:
+            reachable = await rasa.servers_reachable()
+            body["rasa_servers"] = {
+                server: "ok" if ok else "unreachable"
+                for server, ok in zip(rasa.servers, reachable, strict=True)
+            }
         if relay is not None:
             # Without Redis this gateway still serves its own sockets (and counts limits
             # itself); shoppers and agents on other gateways miss its live frames meanwhile.

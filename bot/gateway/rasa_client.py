@@ -1,12 +1,20 @@
 """Rasa as the gateway uses it: the REST channel for shoppers' messages, and the HTTP API
 (a JWT signed with RASA_TOKEN, in a header: bot/rasa_auth.py) to pause and resume a
-conversation and to read its slots."""
+conversation and to read its slots.
+
+With several Rasa servers (sharing one tracker store and a Redis lock store) each
+conversation has its own order of servers (rendezvous hashing on its id: every gateway
+picks the same one, and only the conversations of a server that goes or comes move); a
+server that cannot be reached is skipped for the next one, and tried last for a while.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -17,6 +25,10 @@ from bot.rasa_auth import rasa_jwt
 class RasaUnavailable(RuntimeError):
     """Rasa (or the action server behind it) cannot be reached; the message must be kept
     and sent again when it is back."""
+
+
+class RasaUnreachable(RasaUnavailable):
+    """This Rasa server did not take the request at all: another one may."""
 
 
 class RasaFailed(RuntimeError):
@@ -33,14 +45,32 @@ async def http_ok(client: httpx.AsyncClient, url: str) -> bool:
         return False
 
 
+T = TypeVar("T")
+SKIP_SECONDS = 10.0  # a server found unreachable is tried last for this long
+
+
+def rank(servers: list[str], conversation_id: str) -> list[str]:
+    """The servers in the order a conversation tries them (the same in every gateway)."""
+    return sorted(
+        servers,
+        key=lambda server: hashlib.sha256(f"{server}|{conversation_id}".encode()).digest(),
+        reverse=True,
+    )
+
+
 class RasaClient:
     def __init__(
-        self, base_url: str, timeout: float, token: str = "", action_server_health: str = ""
+        self,
+        base_url: str | list[str],
+        timeout: float,
+        token: str = "",
+        action_server_health: str = "",
     ) -> None:
-        base = base_url.rstrip("/")
-        self._base = base
-        self._url = f"{base}/webhooks/rest/webhook"
-        self._status_url = f"{base}/"
+        urls = [base_url] if isinstance(base_url, str) else base_url
+        self.servers = [u.rstrip("/") for u in urls]
+        if not self.servers:
+            raise ValueError("no Rasa server")
+        self._down_until: dict[str, float] = {}
         # Rasa answers [] when the action server is down, as when an action crashed:
         # asking the action server tells an outage (keep the message) from a failed turn.
         self._action_health = action_server_health
@@ -48,6 +78,29 @@ class RasaClient:
         self._http = httpx.AsyncClient(
             timeout=timeout, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
         )
+
+    def order(self, conversation_id: str) -> list[str]:
+        """The conversation's servers in the order to try them: reachable ones first."""
+        ranked = rank(self.servers, conversation_id)
+        now = time.monotonic()
+        return sorted(ranked, key=lambda server: self._down_until.get(server, 0.0) > now)
+
+    async def _first_reachable(
+        self, conversation_id: str, call: Callable[[str], Awaitable[T]]
+    ) -> T:
+        """`call(server)` on the conversation's server, or the next while one is unreachable."""
+        servers = self.order(conversation_id)
+        for server in servers:
+            try:
+                result = await call(server)
+            except RasaUnreachable:
+                self._down_until[server] = time.monotonic() + SKIP_SECONDS
+                if server == servers[-1]:
+                    raise
+                continue
+            self._down_until.pop(server, None)
+            return result
+        raise AssertionError("unreachable")
 
     async def send(
         self, sender_id: str, message: str, metadata: dict[str, Any] | None = None
@@ -57,15 +110,21 @@ class RasaClient:
         body: dict[str, Any] = {"sender": sender_id, "message": message}
         if metadata:
             body["metadata"] = metadata
-        try:
-            r = await self._http.post(self._url, json=body)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise RasaUnavailable(f"cannot reach Rasa: {type(exc).__name__}") from exc
-        except httpx.TimeoutException as exc:
-            raise RasaTimedOut(f"Rasa did not answer in time ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
-            # The connection broke mid-request: Rasa went away (or is restarting).
-            raise RasaUnavailable(f"lost the connection to Rasa: {type(exc).__name__}") from exc
+
+        async def post(server: str) -> httpx.Response:
+            try:
+                return await self._http.post(f"{server}/webhooks/rest/webhook", json=body)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                raise RasaUnreachable(f"cannot reach Rasa: {type(exc).__name__}") from exc
+            except httpx.TimeoutException as exc:
+                raise RasaTimedOut(f"Rasa did not answer in time ({type(exc).__name__})") from exc
+            except httpx.HTTPError as exc:
+                # The connection broke mid-request: Rasa went away (or is restarting); the
+                # turn may have begun there, so it is not sent to another server now (the
+                # message stays pending, and the next try starts with a reachable one).
+                raise RasaUnavailable(f"lost the connection to Rasa: {type(exc).__name__}") from exc
+
+        r = await self._first_reachable(sender_id, post)
         if r.status_code in (502, 503, 504):
             raise RasaUnavailable(f"Rasa answered HTTP {r.status_code}")
         if r.status_code != 200:
@@ -115,21 +174,28 @@ class RasaClient:
     async def actions_reachable(self) -> bool:
         return not self._action_health or await http_ok(self._http, self._action_health)
 
-    def _api(self, sender_id: str, tail: str) -> str:
-        return f"{self._base}/conversations/{quote(sender_id, safe='')}/{tail}"
+    @staticmethod
+    def _api(server: str, sender_id: str, tail: str) -> str:
+        return f"{server}/conversations/{quote(sender_id, safe='')}/{tail}"
 
     async def _events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         """Append events to the conversation's tracker."""
-        try:
-            r = await self._http.post(
-                self._api(sender_id, "tracker/events"),
-                params={"include_events": "NONE"},
-                headers=self._api_headers,
-                json=events,
-                timeout=10,
-            )
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+
+        async def post(server: str) -> httpx.Response:
+            try:
+                return await self._http.post(
+                    self._api(server, sender_id, "tracker/events"),
+                    params={"include_events": "NONE"},
+                    headers=self._api_headers,
+                    json=events,
+                    timeout=10,
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                raise RasaUnreachable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+            except httpx.HTTPError as exc:
+                raise RasaUnavailable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+
+        r = await self._first_reachable(sender_id, post)
         if r.status_code != 200:
             kinds = ", ".join(str(e["event"]) for e in events)
             raise RasaUnavailable(f"Rasa's API answered HTTP {r.status_code} to {kinds}")
@@ -153,22 +219,32 @@ class RasaClient:
     async def tracker(self, sender_id: str, events: str = "NONE") -> dict[str, Any]:
         """The conversation's tracker (by default without its events: slots, latest
         message, paused)."""
-        try:
-            r = await self._http.get(
-                self._api(sender_id, "tracker"),
-                params={"include_events": events},
-                headers=self._api_headers,
-                timeout=5,
-            )
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+
+        async def get(server: str) -> httpx.Response:
+            try:
+                return await self._http.get(
+                    self._api(server, sender_id, "tracker"),
+                    params={"include_events": events},
+                    headers=self._api_headers,
+                    timeout=5,
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                raise RasaUnreachable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+            except httpx.HTTPError as exc:
+                raise RasaUnavailable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+
+        r = await self._first_reachable(sender_id, get)
         if r.status_code != 200:
             raise RasaUnavailable(f"Rasa's API answered HTTP {r.status_code} to tracker")
         data: dict[str, Any] = r.json()
         return data
 
     async def reachable(self) -> bool:
-        return await http_ok(self._http, self._status_url)
+        """Whether any Rasa server answers."""
+        return any(await self.servers_reachable())
+
+    async def servers_reachable(self) -> list[bool]:
+        return list(await asyncio.gather(*(http_ok(self._http, f"{s}/") for s in self.servers)))
 
     async def aclose(self) -> None:
         await self._http.aclose()
