@@ -25,8 +25,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from bot import stack
+from bot.gateway.connections import ConnectionCap
+from bot.gateway.locks import RELEASE, ConversationLocks
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable, rank
-from bot.gateway.redis_wire import RedisAddress
+from bot.gateway.ratelimit import Buckets, RateLimiter
+from bot.gateway.redis_wire import Redis, RedisAddress
 from bot.gateway.transcripts import TranscriptStore, chat_messages
 from bot.rasa_auth import rasa_auth_headers
 from bot.settings import PROJECT_ROOT, Settings
@@ -240,6 +243,80 @@ def rasa_user_texts(s: Settings, conversation_id: str) -> list[str]:
 
 
 # --- tests ------------------------------------------------------------------------------
+# --- the shared parts on the real Redis, without gateways ------------------------------
+@contextmanager
+def redis_prefix() -> Iterator[tuple[Redis, str]]:
+    prefix = f"knt-test-{uuid.uuid4().hex[:10]}"
+    try:
+        yield Redis(REDIS_URL), prefix
+    finally:
+        keys = redis_cli("--scan", "--pattern", f"{prefix}:*").split()
+        if keys:
+            redis_cli("DEL", *keys)
+
+
+def test_a_conversation_lock_is_released_only_by_its_owner_and_outlives_a_long_turn() -> None:
+    async def run(redis: Redis, prefix: str) -> list[str]:
+        a, b = ConversationLocks(redis, prefix, ttl=0.6), ConversationLocks(redis, prefix, ttl=0.6)
+        order: list[str] = []
+
+        async def turn(locks: ConversationLocks, name: str) -> None:
+            async with locks.hold("c1"):
+                order.append(f"{name} in")
+                await asyncio.sleep(1.5)  # longer than the time-to-live: kept alive
+                order.append(f"{name} out")
+
+        await asyncio.gather(turn(a, "a"), turn(b, "b"))
+        # Someone else's lock is never deleted by a stale owner's release.
+        await redis.call("SET", f"{prefix}:lock:c2", "someone-else", "PX", 5000)
+        assert await redis.script(RELEASE, [f"{prefix}:lock:c2"], ["my-old-token"]) == 0
+        assert await redis.call("GET", f"{prefix}:lock:c2") == b"someone-else"
+        await redis.aclose()
+        return order
+
+    with redis_prefix() as (redis, prefix):
+        order = asyncio.run(run(redis, prefix))
+    assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+
+
+def test_buckets_take_from_all_or_none() -> None:
+    session, ip = RateLimiter(0.001, 2, name="session"), RateLimiter(0.001, 3, name="ip")
+
+    async def run(redis: Redis, prefix: str) -> list[float]:
+        one, other = Buckets(redis, prefix), Buckets(redis, prefix)  # two gateways
+        waits = [
+            await one.take((session, "s1"), (ip, "1.2.3.4")),
+            await other.take((session, "s1"), (ip, "1.2.3.4")),
+            await one.take((session, "s1"), (ip, "1.2.3.4")),  # s1 is empty
+            await other.take((session, "s2"), (ip, "1.2.3.4")),  # the IP's third
+            await one.take((session, "s3"), (ip, "1.2.3.4")),  # the IP is empty
+        ]
+        await redis.aclose()
+        return waits
+
+    with redis_prefix() as (redis, prefix):
+        waits = asyncio.run(run(redis, prefix))
+    assert waits[:2] == [0.0, 0.0] and waits[3] == 0.0
+    assert waits[2] > 100 and waits[4] > 100  # refused, and told how long to wait
+
+
+def test_a_dead_gateways_connections_stop_counting() -> None:
+    async def run(redis: Redis, prefix: str) -> None:
+        dead = ConnectionCap(2, redis, prefix, "dead", ttl=1.0)
+        alive = ConnectionCap(2, redis, prefix, "alive", ttl=1.0)
+        assert await dead.open("ip") and await alive.open("ip")
+        assert await alive.open("ip") is None  # the cap holds over both
+        await asyncio.sleep(0.7)
+        await alive.refresh()  # the live gateway's heartbeat; the dead one sends none
+        await asyncio.sleep(0.5)
+        assert await alive.open("ip") is not None  # the dead one's connection expired
+        assert await alive.open("ip") is None  # the live one's still count
+        await redis.aclose()
+
+    with redis_prefix() as (redis, prefix):
+        asyncio.run(run(redis, prefix))
+
+
 def test_both_gateways_share_redis_and_say_so(pair: Pair) -> None:
     for gateway in (pair.a, pair.b):
         health = httpx.get(f"{gateway.url}/healthz", timeout=10).json()

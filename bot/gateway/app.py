@@ -133,6 +133,8 @@ def create_app(
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        if relay is not None:  # the other gateways stop counting our agents now
+            await relay.publish("agents", gateway_id, {"agents": []})
         await rasa.aclose()
         await probe.aclose()
         await staff.aclose()
