@@ -10,12 +10,18 @@ side by side, and machine load falls on every turn bucket alike; the two servers
 each message in rotating order.
 
 Prints, for each store, the p50 REST round trip per bucket of five turns, and the ratio
-turns 36-40 / turns 1-5 next to the target (<= 1.10). Where the growth comes from:
-- SQL vs in-memory: a growth that the in-memory store shares is not the store's reading
-  and writing of a longer event list, but Rasa's own work on the tracker;
+turns 36-40 / turns 1-5 next to the target (<= 1.10). Both servers run our launcher, with
+its patches (rasa_runtime/speedups, issue 11); where growth is left:
+- SQL vs in-memory: the SQL store keeps each conversation's tracker and reads only new
+  rows (tracker_cache.py); Rasa's in-memory store, which we do not run, still serialises
+  the whole tracker on every save and rebuilds it from every event on every read, so its
+  growth is that store's own;
 - NLU alone (/model/parse, stateless) at the same moments, as a flat reference;
 - the number of events in the tracker at turns 1, 20 and 40 (Rasa's session lasts
-  `session_expiration_time` minutes, so a 40-turn conversation stays one session).
+  `session_expiration_time` minutes, so a 40-turn conversation stays one session);
+- inside Rasa (in-process, conversation 1 at its first and last turn), per call, as
+  Rasa ships and as patched: the policy prediction, the tracker read, and the tracker's
+  JSON that each custom action sends to the action server (not patched).
 
 Usage: .venv/bin/python bench/turn_cost.py [--conversations N] [--turns T] [--model PATH]
 """

@@ -134,7 +134,8 @@ def flatten_turn_cost() -> None:
     40 cost 1.7 times turn 1, bench/turn_cost.py). Rasa's work per turn grew with the
     history: finding event classes and replaying every stored event on each read,
     turning the whole history into dialogue states for every prediction, walking all
-    events for `applied_events()`, matching rules against every state. Each fix is in
+    events for `applied_events()`, matching rules against every state, replaying all
+    events to copy the tracker before each action. Each fix is in
     rasa_runtime/speedups/ with its measured reason; Rasa's answers stay exactly the same
     (tests/test_rasa_runtime_turn_cost.py)."""
     from rasa_runtime.speedups.dialogue_states import (
@@ -144,11 +145,13 @@ def flatten_turn_cost() -> None:
     from rasa_runtime.speedups.event_types import cache_event_types
     from rasa_runtime.speedups.rule_matching import stop_rule_matching_at_the_longest_rule
     from rasa_runtime.speedups.tracker_cache import cache_sql_trackers
+    from rasa_runtime.speedups.tracker_copy import cheap_tracker_copy
 
     cache_event_types()
     memoize_applied_events()
     memoize_dialogue_states()
     stop_rule_matching_at_the_longest_rule()
+    cheap_tracker_copy()
     cache_sql_trackers()  # after speed_up_sql_tracker_store: it wraps that _retrieve
 
 

@@ -84,12 +84,19 @@ def views(tracker):
     # What Rasa's policies and actions see: states (as each policy asks), applied
     # events, the tracker sent to the action server, and the prediction.
     prediction = agent.processor._predict_next_with_tracker(tracker.copy())
+    # A copy of a tracker changed outside its events, as the processor does.
+    changed = tracker.copy()
+    changed.clear_followup_action()
+    changed.model_id = "m"
+    again = changed.copy()
+    slots = {k: [s.value, s.has_been_set] for k, s in again.slots.items()}
     return json.dumps([
         tracker.past_states(domain),
         tracker.past_states(domain, ignore_rule_only_turns=True, rule_only_data=rule_only),
         [e.as_dict() for e in tracker.applied_events()],
         tracker.current_state(EventVerbosity.ALL),
         tracker.copy().current_state(EventVerbosity.AFTER_RESTART),
+        [again.current_state(EventVerbosity.ALL), again.model_id, again.sender_id, slots],
         [prediction.max_confidence_index, prediction.policy_name, prediction.hide_rule_turn,
          [{**e.as_dict(), "timestamp": None} for e in prediction.events]],  # made just now
     ], sort_keys=True, default=str)

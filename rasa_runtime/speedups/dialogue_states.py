@@ -37,11 +37,16 @@ def same_prefix(prefix: list[Any], events: Any) -> bool:
 
 @dataclass(frozen=True)
 class AppliedFold:
-    """`applied_events()` over `events` (the objects it read), given `loop_names`."""
+    """`applied_events()` over `events` (the objects it read), folded with `loop_names`
+    (those of the whole tracker it was computed for); `own_names`: those in `events`."""
 
     events: list[Any]
+    own_names: frozenset[str]
     loop_names: frozenset[str]
     applied: list[Any]
+
+
+EMPTY = AppliedFold([], frozenset(), frozenset(), [])
 
 
 def memo_of(tracker: Any) -> dict[Any, Any]:
@@ -58,22 +63,48 @@ def memoize_applied_events() -> None:
         return
 
     def applied_events(self: DialogueStateTracker) -> list[Any]:
+        from rasa.shared.core.events import UserUttered
+
+        def names_in(part: list[Any]) -> frozenset[str]:
+            return frozenset(e.name for e in part if isinstance(e, ActiveLoop) and e.name)
+
         events = list(self.events)
         memo = memo_of(self)
-        fold: AppliedFold | None = memo.get("applied")
-        if fold is None or not same_prefix(fold.events, events):
-            fold = AppliedFold([], frozenset(), [])
+        # The latest fold, else the one that stopped before the latest user message of its
+        # turn (a copy of the SQL store's kept tracker shares only that far with the
+        # previous turn's tracker: the store read that turn's events back as new objects).
+        fold = EMPTY
+        for name in ("applied", "applied before the latest user message"):
+            found: AppliedFold | None = memo.get(name)
+            if found is not None and same_prefix(found.events, events):
+                fold = found
+                break
+        # Rasa treats a loop's executions by the loop names of *all* the tracker's events:
+        # with other names than the fold's, fold again from the start.
+        names = fold.own_names | names_in(events[len(fold.events) :])
+        if names != fold.loop_names:
+            fold = AppliedFold([], frozenset(), names, [])
         if len(fold.events) == len(events):
             return list(fold.applied)
-        # Rasa treats a loop's executions by the loop names of *all* events: a new name
-        # may change how earlier events count, so then fold again from the start.
-        new = events[len(fold.events) :]
-        names = fold.loop_names.union(e.name for e in new if isinstance(e, ActiveLoop) and e.name)
-        if names != fold.loop_names:
-            fold, new = AppliedFold([], names, []), events
+        last_user = next(
+            (i for i in range(len(events) - 1, len(fold.events) - 1, -1)
+             if isinstance(events[i], UserUttered)),
+            None,
+        )  # fmt: skip
         applied = list(fold.applied)
-        fold_more(self, new, names, applied)  # Rasa's loop, over the new events only
-        memo["applied"] = AppliedFold(events, names, applied)
+        if last_user is not None and last_user > len(fold.events):
+            # Rasa's loop over the new events only, in two steps to keep the checkpoint.
+            fold_more(self, events[len(fold.events) : last_user], names, applied)
+            memo["applied before the latest user message"] = AppliedFold(
+                events[:last_user],
+                fold.own_names | names_in(events[len(fold.events) : last_user]),
+                names,
+                list(applied),
+            )
+            fold_more(self, events[last_user:], names, applied)
+        else:
+            fold_more(self, events[len(fold.events) :], names, applied)
+        memo["applied"] = AppliedFold(events, names, names, applied)
         return list(applied)
 
     def fold_more(

@@ -31,8 +31,84 @@ def copy_tracker(tracker: Any) -> Any:
         new.active_loop = dataclasses.replace(tracker.active_loop)
     if isinstance(tracker.latest_action, dict):
         new.latest_action = dict(tracker.latest_action)
+    latest = tracker.latest_message
+    if latest is not None and not any(e is latest for e in reversed(new.events)):
+        # An empty placeholder (no user message yet): EntitiesAdded may still change it.
+        new.latest_message = copy_plain(latest)
+        new.latest_message.entities = list(latest.entities)
+        new.latest_message.parse_data = dict(latest.parse_data)
     new.__dict__[MEMO] = tracker.__dict__.setdefault(MEMO, {})
     return new
+
+
+def cheap_tracker_copy() -> None:
+    """`DialogueStateTracker.copy()` without replaying every event.
+
+    Rasa's processor copies the tracker before every action it runs (a temporary tracker,
+    in case the action is rejected): at turn 40 a replay of 243 events, twice a turn.
+    `copy()` is that replay into a new tracker (`travel_back_in_time(inf)`), so its result
+    is this tracker's state as its events made it, with the new tracker's defaults for
+    what events do not set (model and assistant id, sender source). The one thing Rasa
+    changes outside the events is `followup_action` (the processor clears it before
+    running it), so it is taken from the events: the latest of the events that set it.
+    Events that replay the history themselves (reverts), a story export (its replay
+    writes a file) or a tracker that keeps only its latest events: Rasa's own copy."""
+    from rasa.shared.constants import DEFAULT_SENDER_ID
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        ActionReverted,
+        FollowupAction,
+        Restarted,
+        SessionStarted,
+        StoryExported,
+        UserUtteranceReverted,
+        UserUttered,
+    )
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    original = DialogueStateTracker.copy
+    if getattr(original, "knt_cheap", False):
+        return
+    unknown = object()
+
+    def replayed_followup(tracker: Any) -> Any:
+        for event in reversed(tracker.events):
+            kind = type(event)
+            if kind is ActionExecuted or kind is UserUttered:
+                return None
+            if kind is FollowupAction:
+                return event.action_name
+            if kind is Restarted:
+                return ACTION_SESSION_START_NAME
+            if kind is SessionStarted:
+                return ACTION_LISTEN_NAME
+            if kind in (UserUtteranceReverted, ActionReverted, StoryExported):
+                return unknown
+            if isinstance(event, (ActionExecuted, UserUttered, FollowupAction)):
+                return unknown  # a subclass: let Rasa replay it
+        return ACTION_LISTEN_NAME
+
+    def copy(self: DialogueStateTracker) -> DialogueStateTracker:
+        followup = replayed_followup(self)
+        if (
+            followup is unknown
+            or self._max_event_history is not None
+            or any(type(e) is StoryExported for e in self.events)
+        ):
+            return original(self)
+        new: DialogueStateTracker = copy_tracker(self)
+        new.sender_id = self.sender_id or DEFAULT_SENDER_ID
+        new.sender_source = None
+        new.model_id = None
+        new.assistant_id = None
+        new.followup_action = followup
+        if type(new.slots) is not dict:
+            new.slots = dict(new.slots)  # init_copy makes a domain-less tracker's slots a dict
+        return new
+
+    copy.knt_cheap = True  # type: ignore[attr-defined]
+    DialogueStateTracker.copy = copy  # type: ignore[method-assign]
 
 
 _PLAIN: dict[type, bool] = {}
