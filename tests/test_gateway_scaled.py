@@ -569,8 +569,17 @@ def test_a_gateway_that_loses_redis_says_so_serves_on_and_resyncs_its_sockets(
     pair: Pair, tmp_path: Path
 ) -> None:
     port = free_port()
-    s = pair.settings.model_copy(update={"gateway_redis_url": f"redis://127.0.0.1:{port}/0"})
-    with redis_server(port, tmp_path) as redis, ExitStack() as running:
+    with (
+        postgres_database() as database_url,  # gateways on one database share one Redis
+        redis_server(port, tmp_path) as redis,
+        ExitStack() as running,
+    ):
+        s = pair.settings.model_copy(
+            update={
+                "gateway_redis_url": f"redis://127.0.0.1:{port}/0",
+                "database_url": database_url,
+            }
+        )
         gateway = running.enter_context(gateway_process(s, free_port(), tmp_path / "c.log"))
         with widget(gateway) as tab:
             session = tab.hello()
@@ -581,8 +590,18 @@ def test_a_gateway_that_loses_redis_says_so_serves_on_and_resyncs_its_sockets(
             # Alone, the gateway still answers its own shoppers.
             during = tab.probe("Do you ship to Canada?")
             assert during.answered, during
+            # A message kept while Rasa was down waits for Redis too: without the lock
+            # of every gateway, two retry loops could both send it to Rasa.
+            store = TranscriptStore(database_url)
+            kept = store.open_session(f"kept-{uuid.uuid4().hex}")
+            store.add_shopper(
+                kept, uuid.uuid4().hex, "Is shipping insured?", "Is shipping insured?"
+            )
+            time.sleep(3)  # three rounds of the retry loop
+            assert store.pending(kept.id)
             with redis_server(port, tmp_path):
                 wait_for(lambda: redis_health(gateway) == "ok", "no resubscription")
+                wait_for(lambda: not store.pending(kept.id), "the kept message is not answered")
                 # Frames published meanwhile by other gateways were lost to this one's
                 # sockets: they are closed so the widget reconnects and loads the history.
                 with pytest.raises(ConnectionClosed):
@@ -593,6 +612,40 @@ def test_a_gateway_that_loses_redis_says_so_serves_on_and_resyncs_its_sockets(
                     texts = [m["text"] for m in back["history"]]
                     assert "Do you ship to Canada?" in texts
                     assert back["history"][-1]["role"] == "bot"
+
+
+def test_a_redis_that_falls_silent_is_taken_as_lost(pair: Pair, tmp_path: Path) -> None:
+    """A frozen Redis keeps its connections open and says nothing (as a network cut
+    would): the gateway notices from its own missing beats."""
+    port = free_port()
+    with (
+        postgres_database() as database_url,  # gateways on one database share one Redis
+        redis_server(port, tmp_path) as redis,
+        ExitStack() as running,
+    ):
+        s = pair.settings.model_copy(
+            update={
+                "gateway_redis_url": f"redis://127.0.0.1:{port}/0",
+                "database_url": database_url,
+            }
+        )
+        gateway = running.enter_context(gateway_process(s, free_port(), tmp_path / "d.log"))
+        with widget(gateway) as tab:
+            tab.hello()
+            settled(tab)
+            os.kill(redis.pid, signal.SIGSTOP)
+            try:
+                wait_for(
+                    lambda: redis_health(gateway).startswith("unreachable"),
+                    "a silent Redis still counts as ok",
+                    timeout=40,
+                )
+            finally:
+                os.kill(redis.pid, signal.SIGCONT)
+            wait_for(lambda: redis_health(gateway) == "ok", "no resubscription", timeout=40)
+            with pytest.raises(ConnectionClosed):
+                until(tab, lambda f: False, timeout=10)
+            assert tab.close_code == 1012
 
 
 def test_killing_a_gateway_loses_nothing(pair: Pair) -> None:

@@ -31,6 +31,7 @@ from bot.gateway.hub import Hub, send
 from bot.gateway.metrics import GatewayMetrics
 from bot.gateway.rasa_client import RasaClient, RasaFailed, RasaTimedOut, RasaUnavailable
 from bot.gateway.ratelimit import Buckets, RateLimiter
+from bot.gateway.redis_wire import RedisUnavailable
 from bot.gateway.tokens import InvalidToken, TokenSigner
 from bot.gateway.transcripts import Conversation, Message, TranscriptStore
 from bot.logthrottle import Throttled, clip
@@ -148,6 +149,7 @@ class ChatService:
         self.allowed_origins = {o.rstrip("/") for o in settings.gateway_allowed_origins}
         self._refused_origin = Throttled(log)
         self._refused_flood = Throttled(log)
+        self._retry_waits = Throttled(log)
         # Open connections per client IP (on every gateway, with Redis).
         self.connections = connections or ConnectionCap(settings.gateway_max_connections_per_ip)
         # The client of each session with an open connection, for the actions' guessing
@@ -462,11 +464,13 @@ class ChatService:
         conversation: Conversation,
         only: Message | None = None,
         tell_unavailable: bool = True,
+        shared_lock: bool = False,
     ) -> bool:
         """Answer the conversation's waiting messages in order (or just `only`, when
         nothing older waits); False if Rasa could not be reached (they wait on).
-        `tell_unavailable`: say so to the shopper (not on every round of the retry loop)."""
-        async with self.hub.lock(conversation.id):
+        `tell_unavailable`: say so to the shopper (not on every round of the retry loop).
+        `shared_lock`: only under the lock of every gateway (see ConversationLocks)."""
+        async with self.hub.lock(conversation.id, shared=shared_lock):
             # Read again under the lock: an agent may have claimed it meanwhile (the claim
             # took the lock and handed the waiting messages to the agent).
             current = await self.db(self.store.conversation, conversation.id)
@@ -498,9 +502,18 @@ class ChatService:
             return
         for session_id, conversation_id in waiting:
             conversation = await self.db(self.store.conversation, conversation_id)
-            if conversation is not None and not await self._answer_pending(
-                session_id, conversation, tell_unavailable=False
-            ):
+            # Every gateway's loop finds the same messages (and the gateway the shopper is
+            # on may be answering one right now): the lock all gateways take lets one ask
+            # Rasa, and the others then find nothing waiting. Without Redis at hand
+            # the round waits for it (RedisUnavailable) rather than risk asking twice.
+            try:
+                answered = conversation is None or await self._answer_pending(
+                    session_id, conversation, tell_unavailable=False, shared_lock=True
+                )
+            except RedisUnavailable as exc:
+                self._retry_waits.warning("messages waiting for Rasa wait for Redis too: %s", exc)
+                return
+            if not answered:
                 return  # unreachable again: the next round tries
 
     async def _answer(

@@ -62,8 +62,10 @@ class Hub:
             if not sockets:
                 del self._sockets[session_id]
 
-    def lock(self, conversation_id: str) -> AbstractAsyncContextManager[None]:
-        return self.locks.hold(conversation_id)
+    def lock(
+        self, conversation_id: str, *, shared: bool = False
+    ) -> AbstractAsyncContextManager[None]:
+        return self.locks.hold(conversation_id, shared=shared)
 
     def online(self, session_id: str) -> bool:
         """Whether the session has a socket on this gateway."""

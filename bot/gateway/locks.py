@@ -47,13 +47,16 @@ class ConversationLocks:
         return lock
 
     @asynccontextmanager
-    async def hold(self, conversation_id: str) -> AsyncIterator[None]:
+    async def hold(self, conversation_id: str, *, shared: bool = False) -> AsyncIterator[None]:
+        """The conversation's lock. `shared`: only the lock every gateway takes will do
+        (RedisUnavailable without it), for work any gateway could be doing at the same
+        moment (the retry loop); a shopper's own turn goes on without it."""
         async with self._lock(conversation_id):
             if self.redis is None:
                 yield
                 return
             key, token = f"{self.prefix}:lock:{conversation_id}", secrets.token_hex(16)
-            held = await self._acquire(self.redis, key, token)
+            held = await self._acquire(self.redis, key, token, shared)
             keeper = asyncio.create_task(self._keep(self.redis, key, token)) if held else None
             try:
                 yield
@@ -65,7 +68,7 @@ class ConversationLocks:
                     with suppress(RedisUnavailable):  # it expires on its own then
                         await self.redis.script(RELEASE, [key], [token])
 
-    async def _acquire(self, redis: Redis, key: str, token: str) -> bool:
+    async def _acquire(self, redis: Redis, key: str, token: str, shared: bool) -> bool:
         """Wait for the lock (a turn takes seconds at most); False if Redis cannot be
         reached: the turn then goes on under this process's lock alone (one gateway's
         order kept, and Rasa's own lock store still orders its turns)."""
@@ -75,6 +78,8 @@ class ConversationLocks:
                 if await redis.call("SET", key, token, "NX", "PX", self.ttl_ms) == "OK":
                     return True
             except RedisUnavailable as exc:
+                if shared:
+                    raise
                 self._unreachable.warning("conversation lock taken in this gateway only: %s", exc)
                 return False
             await asyncio.sleep(pause)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -151,7 +151,7 @@ class Redis:
                 raise
         return await self.call("EVAL", source, len(keys), *keys, *args)
 
-    async def subscribe(self, *channels: str) -> AsyncIterator[tuple[str, bytes]]:
+    async def subscribe(self, *channels: str) -> AsyncGenerator[tuple[str, bytes]]:
         """(channel, data) of each message, on a connection of its own; yields
         ("", b"") once subscribed; RedisUnavailable when the connection is lost."""
         try:

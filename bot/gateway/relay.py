@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[None]]
 RESUBSCRIBE_MAX_SECONDS = 5.0
+# Each gateway publishes a beat this often and hears its own: a subscription silent for
+# SILENCE_SECONDS is taken as lost (a connection cut without a word from the network).
+BEAT_SECONDS = 5.0
+SILENCE_SECONDS = 15.0
 
 
 class Relay:
@@ -52,10 +56,29 @@ class Relay:
 
     async def run(self) -> None:
         """Stay subscribed (a background task): deliver, and subscribe again when lost."""
+        beat = asyncio.create_task(self._beat())
+        try:
+            await self._subscribed()
+        finally:
+            beat.cancel()
+
+    async def _beat(self) -> None:
+        while True:
+            await self.publish("beat", "", {})
+            await asyncio.sleep(BEAT_SECONDS)
+
+    async def _subscribed(self) -> None:
         lost, pause = False, 0.1
         while True:
+            messages = self.redis.subscribe(self.channel)
             try:
-                async for _channel, data in self.redis.subscribe(self.channel):
+                while True:
+                    try:
+                        _channel, data = await asyncio.wait_for(anext(messages), SILENCE_SECONDS)
+                    except TimeoutError:
+                        raise RedisUnavailable(
+                            f"nothing heard from Redis in {SILENCE_SECONDS:.0f} s"
+                        ) from None
                     if not data:  # subscribed
                         self.state, pause = "ok", 0.1
                         if lost:
@@ -69,6 +92,8 @@ class Relay:
                 if not lost:
                     log.warning("live delivery between gateways lost: %s", exc)
                 self.state, lost = f"unreachable: {exc}", True
+            finally:
+                await messages.aclose()
             await asyncio.sleep(pause)
             pause = min(RESUBSCRIBE_MAX_SECONDS, pause * 2)
 
