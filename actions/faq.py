@@ -12,10 +12,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.handoff import hand_off
-from actions.inputs import latest_intent, latest_text, number_slot
+from actions.inputs import latest_intent, latest_text, number_slot, offered_before
 from bot.settings import get_settings
 from bot.shopper import process_wide
 from bot.shopper.buttons import talk_to_person
+from bot.shopper.free_answers import yes_or_no
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,10 @@ class ActionAnswerFaq(Action):
             if lost is not None:
                 return lost
         question = latest_text(tracker)
+        if offered_before(tracker, "/human_handoff") and yes_or_no(question):
+            # "yeah" to "Would you like a person from our team to take over?"
+            hand_off(dispatcher, "faq_unanswered")
+            return [SlotSet("faq_misses", 0.0)]
         if is_terse(latest_intent(tracker), question):
             dispatcher.utter_message(response="utter_how_can_i_help")
             return []

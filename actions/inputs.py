@@ -91,6 +91,30 @@ def latest_intent(tracker: Any) -> str | None:
     return clean_text(name, 100) or None
 
 
+def offered_before(tracker: Any, payload_prefix: str) -> bool:
+    """Whether the bot's reply to the shopper's message before the latest one carried a
+    button whose payload starts with `payload_prefix` (what a bare "yeah" answers)."""
+    events = getattr(tracker, "events", None)
+    if not isinstance(events, list):
+        return False
+    users = 0
+    for event in reversed(events):
+        if not isinstance(event, dict):
+            continue
+        if event.get("event") == "user":
+            users += 1
+            if users == 2:
+                return False
+        elif event.get("event") == "bot" and users == 1:
+            data = event.get("data")
+            buttons = data.get("buttons") if isinstance(data, dict) else None
+            for button in buttons if isinstance(buttons, list) else []:
+                payload = button.get("payload") if isinstance(button, dict) else None
+                if isinstance(payload, str) and payload.startswith(payload_prefix):
+                    return True
+    return False
+
+
 def entity_values(tracker: Any, entity: str) -> Iterator[str]:
     """The latest message's values of `entity`, as text (non-text values skipped)."""
     entities = _latest(tracker).get("entities")

@@ -312,7 +312,10 @@ class OrderFormValidation(FormValidationAction, ABC):
         picked = item_number(text, len(items))  # "2", "the second one", "the last one"
         if picked is not None:
             return {"order_item": str(items[picked - 1]["id"])}
-        hits = [i for i in items if text and text in " ".join(str(v).lower() for v in i.values())]
+        # Named by a word of it ("the ruby"); a number out of the list's range is no name,
+        # or "3" would pick the item whose id or price happens to hold a 3.
+        named = any(c.isalpha() for c in text)
+        hits = [i for i in items if named and text in " ".join(str(v).lower() for v in i.values())]
         if len(hits) == 1:
             return {"order_item": str(hits[0]["id"])}
         dispatcher.utter_message(text="Please pick the item by its number in the list.")

@@ -200,3 +200,53 @@ async def test_unanswered_questions_are_listed_by_the_cli(db_url):
     )
     assert "'do you sell gift cards?'" in out.stdout
     assert "[out_of_scope]" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("said", "picked"),
+    [("2", "42"), ("the second one", "42"), ("٢", "42"), ("ruby", "42"), ("3", None), ("٣", None)],
+)
+async def test_an_item_is_picked_by_its_number_or_a_word_never_by_a_digit_in_its_fields(
+    said: str, picked: str | None
+) -> None:
+    from actions.changes import ValidateChangeForm
+
+    # "3" is out of the list's range: it names no item, although the first item's id and
+    # price hold a 3.
+    items = [
+        {"id": 13, "name": "Isla ring", "gemstone": "diamond", "price": 1300},
+        {"id": 42, "name": "Aster studs", "gemstone": "ruby", "price": 950},
+    ]
+    t = tracker(said, "inform", slots={"order_facts": {"order_number": "KNT-1", "items": items}})
+    dispatcher = CollectingDispatcher()
+    result = await ValidateChangeForm().validate_order_item(said, dispatcher, t, DOMAIN)
+    assert result == {"order_item": picked}
+    assert bool(dispatcher.messages) == (picked is None)
+
+
+def _offer_then(answer: str, intent: str) -> Tracker:
+    t = tracker(answer, intent)
+    t.events = [
+        {"event": "user", "text": "can you engrave initials inside the band?"},
+        {
+            "event": "bot",
+            "text": "Would you like a person from our team to take over?",
+            "data": {"buttons": [{"title": "Talk to a person", "payload": "/human_handoff"}]},
+        },
+        {"event": "bot", "data": {"custom": {"fallback": {"misses": 2}}}},
+        {"event": "user", "text": answer},
+    ]
+    return t
+
+
+async def test_yes_to_the_offer_of_a_person_hands_off(db_url):
+    _events, messages = await run(ActionAnswerFaq(), _offer_then("yeah", "affirm"))
+    assert messages[-1]["custom"] == {"handoff": {"reason": "faq_unanswered"}}
+
+
+async def test_yes_with_no_offer_before_it_hands_nothing_off(db_url):
+    t = _offer_then("yeah", "affirm")
+    t.events = [{"event": "user", "text": "hi"}, *t.events[1:2], {"event": "user", "text": "ok"}]
+    t.events.append({"event": "user", "text": "yeah"})  # the offer was two messages ago
+    _events, messages = await run(ActionAnswerFaq(), t)
+    assert not any(m.get("custom") for m in messages)

@@ -125,3 +125,24 @@ def test_nope_keep_it_keeps_the_order(live):
     # Still in production: a status check says so.
     s2 = new_sender()
     assert "being crafted" in texts(live.say(s2, f"where is {number}, {email}"))
+
+
+@pytest.mark.parametrize("yes", ["yeah", "yes please"])
+def test_yes_to_the_offer_of_a_person_hands_off(live, yes):
+    s = new_sender()
+    assert "don't know" in texts(live.say(s, "do you sell gift cards?"))
+    assert "take over" in texts(live.say(s, "can you engrave initials inside the band?"))
+    handed = live.say(s, yes)
+    assert handed[-1].get("custom") == {"handoff": {"reason": "faq_unanswered"}}
+    assert "passing you to a person" in texts(handed)
+
+
+def test_no_to_the_offer_of_a_person_keeps_the_bot(live):
+    s = new_sender()
+    live.say(s, "do you sell gift cards?")
+    assert "take over" in texts(live.say(s, "can you engrave initials inside the band?"))
+    kept = live.say(s, "nope")
+    assert not any(r.get("custom") for r in kept)
+    # A bare "yeah" later, with no offer before it, hands nothing off.
+    later = live.say(s, "yeah")
+    assert not any(r.get("custom") for r in later)

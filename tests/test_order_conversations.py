@@ -89,7 +89,8 @@ def test_return_before_shipping_offers_the_alternatives(live):
 
 def test_change_normalises_the_value_then_a_second_change_is_refused(live):
     s = new_sender()
-    live.say(s, "I'd like to change the metal on order KNT-1001")
+    # Nothing said yet about what to change: asked, and answered in the shopper's words.
+    live.say(s, "I'd like to change my order KNT-1001")
     assert "What would you like to change" in texts(live.say(s, "ava@example.com"))
     asked = texts(live.say(s, "the metal colour"))
     assert "Which metal colour" in asked
@@ -132,7 +133,8 @@ def test_cancel_asks_first_then_cancels(live):
 
 def test_a_policy_question_inside_a_flow_is_answered_then_the_flow_resumes(live):
     s = new_sender()
-    live.say(s, "I want to exchange my ring, order KNT-1002")
+    # "return" alone does not decide between a refund and an exchange: the form asks.
+    live.say(s, "I want to return my ring, order KNT-1002")
     live.say(s, "ben@example.com")
     answer = texts(live.say(s, "wait, how long do refunds take?"))
     assert "Your refund might be processed within up to 14 days" in answer
