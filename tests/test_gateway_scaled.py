@@ -6,6 +6,7 @@ nothing lives in one gateway only."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -173,8 +174,6 @@ def turn_end(frame: dict[str, Any]) -> bool:
 
 def quiet(ws: WidgetClient | ClientConnection, seconds: float = 1.0) -> list[dict[str, Any]]:
     """Whatever else arrives within `seconds` (nothing, when delivery is exactly once)."""
-    import json
-
     frames, deadline = [], time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         try:
@@ -203,8 +202,6 @@ class Console:
         assert self.frame()["type"] == "ready"
 
     def frame(self, timeout: float = 30) -> dict[str, Any]:
-        import json
-
         frame: dict[str, Any] = json.loads(self.ws.recv(timeout=timeout))
         return frame
 
@@ -216,8 +213,6 @@ class Console:
                 return frame
 
     def send(self, frame: dict[str, Any]) -> None:
-        import json
-
         self.ws.send(json.dumps(frame))
 
     def post(self, path: str, body: Any = None) -> httpx.Response:
@@ -454,6 +449,26 @@ def test_a_hand_off_on_one_gateway_is_claimed_and_answered_on_the_other(pair: Pa
             ] == []
     finally:
         agent.close()
+
+
+def test_logging_out_on_one_gateway_ends_the_console_on_the_other(pair: Pair) -> None:
+    user = add_agent(pair.settings, "Omar Reyes")
+    on_a = Console(pair.a, user.email)
+    try:
+        # The same session's console, open on gateway B too.
+        on_b = connect(
+            pair.b.url.replace("http://", "ws://") + "/staff/ws",
+            origin=CONSOLE,  # type: ignore[arg-type]
+            additional_headers={"cookie": on_a.http.headers["cookie"]},
+        )
+        assert json.loads(on_b.recv(timeout=10))["type"] == "ready"
+        assert on_a.post("/api/staff/logout").status_code in (200, 204)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                on_b.recv(timeout=10)
+        assert on_b.close_code == 4401
+    finally:
+        on_a.close()
 
 
 def test_rate_limits_count_over_both_gateways(pair: Pair) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import re
 import time
@@ -45,6 +47,10 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}$")
 MAX_REPLY_CHARS = 4000
 
 
+def _digest(session_token: str) -> str:
+    return hashlib.sha256(session_token.encode()).hexdigest()
+
+
 PRESENCE_SECONDS = 3.0  # each gateway tells the others which agents it has this often
 PRESENCE_EXPIRES = 10.0  # and forgets a silent gateway's agents after this long
 
@@ -65,7 +71,7 @@ class StaffHub:
         if relay is not None:
             relay.on("staff_all", lambda _key, frame: self._to_all_here(frame))
             relay.on("staff_watchers", self._to_watchers_here)
-            relay.on("staff_logout", lambda token, _frame: self._close_session_here(token))
+            relay.on("staff_logout", lambda digest, _frame: self._close_session_here(digest))
             relay.on("agents", self._presence)
             relay.on_resync(self.close_all)
 
@@ -76,13 +82,14 @@ class StaffHub:
 
     async def close_session(self, session_token: str, code: int = 4401) -> None:
         """Close the sockets opened with this session (it was logged out), everywhere."""
-        await self._close_session_here(session_token, code)
-        if self.relay is not None:
-            await self.relay.publish("staff_logout", session_token, {})
+        digest = _digest(session_token)
+        await self._close_session_here(digest, code)
+        if self.relay is not None:  # its digest only: the token never leaves this process
+            await self.relay.publish("staff_logout", digest, {})
 
-    async def _close_session_here(self, session_token: str, code: int = 4401) -> None:
+    async def _close_session_here(self, digest: str, code: int = 4401) -> None:
         for ws, token in list(self._sessions.items()):
-            if token == session_token:
+            if hmac.compare_digest(_digest(token), digest):
                 await close(ws, code)
 
     def leave(self, agent_id: int, ws: WebSocket) -> None:
