@@ -3,20 +3,15 @@ and the submit."""
 
 from __future__ import annotations
 
-from rasa_sdk import Action, Tracker
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
 from actions.inputs import chosen_item, facts, text_slot
-from actions.request_steps import (
-    call_backend,
-    declined,
-    handled_block,
-    idempotency_key,
-    proof,
-    reset_flow,
-)
+from actions.request_steps import SubmitRequest
 from actions.verification import OrderFormValidation
 from bot.shopper import process_wide
 from bot.shopper.order_replies import describe_item
@@ -42,26 +37,23 @@ def confirm_question(tracker: Tracker) -> str:
     return f"To confirm: cancel order {number} ({item})? This can't be undone."
 
 
-class ActionSubmitCancel(Action):
+class ActionSubmitCancel(SubmitRequest):
+    kind = "cancel"
+
     def name(self) -> str:
         return "action_submit_cancel"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    def fields(self, tracker: Tracker) -> dict[str, Any]:
+        return {}
+
+    def call(self) -> Callable[..., Awaitable[dict[str, Any]]]:
+        return process_wide.order_client().cancel
+
+    def confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, done: dict[str, Any]
     ) -> list[EventType]:
-        events = reset_flow()
-        if handled_block(dispatcher, tracker) or declined(dispatcher, tracker):
-            return events
-        number, email = proof(tracker) or ("", "")
-        body = {"order_number": number, "email": email}
-        body["idempotency_key"] = idempotency_key(tracker, "cancel", number)
-        done, failed = await call_backend(
-            dispatcher, tracker, process_wide.order_client().cancel, **body
+        number = text_slot(tracker, "verified_order", 100) or ""
+        dispatcher.utter_message(
+            text=f"Done: order {number} is cancelled (reference {done.get('cancellation_number')})."
         )
-        if done is not None:
-            dispatcher.utter_message(
-                text=f"Done: order {number} is cancelled "
-                f"(reference {done.get('cancellation_number')})."
-            )
-            events.append(SlotSet("order_facts", {**facts(tracker), "status": "cancelled"}))
-        return events + failed
+        return [SlotSet("order_facts", {**facts(tracker), "status": "cancelled"})]

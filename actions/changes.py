@@ -3,6 +3,7 @@ size): the form and its questions, the confirmation question and the submit."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -19,14 +20,7 @@ from actions.inputs import (
     latest_text,
     text_slot,
 )
-from actions.request_steps import (
-    call_backend,
-    declined,
-    handled_block,
-    idempotency_key,
-    proof,
-    reset_flow,
-)
+from actions.request_steps import SubmitRequest
 from actions.verification import OrderFormValidation, digression
 from bot.shopper import process_wide
 from bot.shopper.catalogue_match import ATTRIBUTES, allowed, match
@@ -156,36 +150,31 @@ def confirm_question(tracker: Tracker) -> str:
     )
 
 
-class ActionSubmitChange(Action):
+class ActionSubmitChange(SubmitRequest):
+    kind = "change"
+
     def name(self) -> str:
         return "action_submit_change"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        events = reset_flow()
-        if handled_block(dispatcher, tracker) or declined(dispatcher, tracker):
-            return events
-        number, email = proof(tracker) or ("", "")
-        item = chosen_item(tracker)
-        attribute = text_slot(tracker, "change_attribute", 100)
-        body = {
-            "order_number": number,
-            "email": email,
-            "item_id": item.get("id"),
-            "attribute": attribute,
+    def fields(self, tracker: Tracker) -> dict[str, Any]:
+        return {
+            "item_id": chosen_item(tracker).get("id"),
+            "attribute": text_slot(tracker, "change_attribute", 100),
             "new_value": text_slot(tracker, "change_value", 100),
         }
-        body["idempotency_key"] = idempotency_key(tracker, "change", *body.values())
-        done, failed = await call_backend(
-            dispatcher, tracker, process_wide.order_client().request_change, **body
+
+    def call(self) -> Callable[..., Awaitable[dict[str, Any]]]:
+        return process_wide.order_client().request_change
+
+    def confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, done: dict[str, Any]
+    ) -> list[EventType]:
+        attribute = text_slot(tracker, "change_attribute", 100)
+        dispatcher.utter_message(
+            text=f"Done: change request {done.get('request_number')} is in. The "
+            f"{ATTRIBUTE_NAMES.get(str(attribute), 'item')} of your "
+            f"{chosen_item(tracker).get('product', 'item')} changes from "
+            f"{done.get('old_value')} to {done.get('new_value')}. That was the one change "
+            "this order allows."
         )
-        if done is not None:
-            dispatcher.utter_message(
-                text=f"Done: change request {done.get('request_number')} is in. The "
-                f"{ATTRIBUTE_NAMES.get(str(attribute), 'item')} of your "
-                f"{item.get('product', 'item')} changes from {done.get('old_value')} to "
-                f"{done.get('new_value')}. That was the one change this order allows."
-            )
-            events.append(SlotSet("order_facts", {**facts(tracker), "change_used": True}))
-        return events + failed
+        return [SlotSet("order_facts", {**facts(tracker), "change_used": True})]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -156,3 +158,39 @@ async def call_backend(
             "I couldn't find that order any more, so I'm passing you to a person.",
         )
     return None, []
+
+
+class SubmitRequest(Action, ABC):
+    """A request's submit action: nothing unless the form verified the order and the
+    shopper said "yes"; then one call to the order backend, keyed so that a retried
+    submit makes one record; the confirmation worded only from the backend's answer."""
+
+    kind: str  # "cancel", "return", "change": part of the idempotency key
+
+    @abstractmethod
+    def fields(self, tracker: Tracker) -> dict[str, Any]:
+        """What the request sends beside the verified order number and e-mail."""
+
+    @abstractmethod
+    def call(self) -> Callable[..., Awaitable[dict[str, Any]]]:
+        """The order backend client's method that creates the request."""
+
+    @abstractmethod
+    def confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, done: dict[str, Any]
+    ) -> list[EventType]:
+        """Tell the shopper what the backend confirmed; events that record it."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = reset_flow()
+        if handled_block(dispatcher, tracker) or declined(dispatcher, tracker):
+            return events
+        number, email = proof(tracker) or ("", "")
+        body = {"order_number": number, "email": email, **self.fields(tracker)}
+        body["idempotency_key"] = idempotency_key(tracker, self.kind, *body.values())
+        done, failed = await call_backend(dispatcher, tracker, self.call(), **body)
+        if done is not None:
+            events += self.confirm(dispatcher, tracker, done)
+        return events + failed

@@ -3,9 +3,10 @@ question and the submit."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -18,14 +19,7 @@ from actions.inputs import (
     latest_text,
     text_slot,
 )
-from actions.request_steps import (
-    call_backend,
-    declined,
-    handled_block,
-    idempotency_key,
-    proof,
-    reset_flow,
-)
+from actions.request_steps import SubmitRequest
 from actions.verification import OrderFormValidation, digression
 from bot.shopper import process_wide
 from bot.shopper.catalogue_match import match
@@ -133,31 +127,26 @@ def confirm_question(tracker: Tracker) -> str:
     )
 
 
-class ActionSubmitReturn(Action):
+class ActionSubmitReturn(SubmitRequest):
+    kind = "return"
+
     def name(self) -> str:
         return "action_submit_return"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        events = reset_flow()
-        if handled_block(dispatcher, tracker) or declined(dispatcher, tracker):
-            return events
-        number, email = proof(tracker) or ("", "")
-        kind = return_kind(tracker)
-        item = chosen_item(tracker)
-        body = {
-            "order_number": number,
-            "email": email,
-            "item_id": item.get("id"),
-            "kind": kind,
+    def fields(self, tracker: Tracker) -> dict[str, Any]:
+        return {
+            "item_id": chosen_item(tracker).get("id"),
+            "kind": return_kind(tracker),
             "reason": text_slot(tracker, "return_reason", 500),
             "exchange_size": text_slot(tracker, "exchange_size", 10),
         }
-        body["idempotency_key"] = idempotency_key(tracker, "return", *body.values())
-        done, failed = await call_backend(
-            dispatcher, tracker, process_wide.order_client().create_return, **body
-        )
-        if done is not None:
-            dispatcher.utter_message(text=return_done(done, kind, describe_item(item)))
-        return events + failed
+
+    def call(self) -> Callable[..., Awaitable[dict[str, Any]]]:
+        return process_wide.order_client().create_return
+
+    def confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, done: dict[str, Any]
+    ) -> list[EventType]:
+        item = describe_item(chosen_item(tracker))
+        dispatcher.utter_message(text=return_done(done, return_kind(tracker), item))
+        return []
