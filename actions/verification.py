@@ -238,6 +238,11 @@ class OrderFormValidation(FormValidationAction, ABC):
         email = email_of(tracker.get_slot("email"))
         if is_verified(tracker):
             slots["email"] = None  # another order: prove it is theirs too
+            # What was chosen for the other order is not chosen for this one (a "yes" in
+            # this message is refused by validate_confirm). What this message says about
+            # the new order itself ("exchange KNT-1005 instead") is validated after this.
+            said_now = set(tracker.slots_to_validate()) - {"confirm"}
+            slots |= {name: None for name in REQUEST_SLOTS if name not in said_now}
         elif email and "email" not in tracker.slots_to_validate():
             # The e-mail came earlier; with both in this message, validate_email verifies.
             slots |= await self._verify(dispatcher, tracker, number, email)
@@ -325,6 +330,11 @@ class OrderFormValidation(FormValidationAction, ABC):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if digression(dispatcher, tracker):
+            return {"confirm": None}
+        named = order_number_of(tracker.slots_to_validate().get("order_number"))
+        if not is_verified(tracker) or named not in (None, text_slot(tracker, "verified_order")):
+            # "yes, cancel KNT-1005 instead": the yes answered the summary of another order;
+            # the new one's summary is shown and asked about on its own.
             return {"confirm": None}
         text = clean_text(value, 200).strip()
         answer = yes_or_no(text)

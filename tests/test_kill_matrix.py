@@ -73,7 +73,7 @@ FLOWS = (
         "change",
         "KNT-1001",
         "ava@example.com",
-        "I'd like to change the metal on order KNT-1001",
+        "I'd like to change my order KNT-1001",
         (
             ("attribute", "What would you like to change", "the metal colour"),
             ("value", "Which metal colour", "pink gold"),

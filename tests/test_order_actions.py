@@ -153,6 +153,40 @@ async def test_confirmation_summary_then_cancel_for_real(env):
     assert order["status"] == "cancelled"
 
 
+async def test_a_yes_that_names_another_order_confirms_nothing_for_it(env):
+    # The summary of A is showing; "yes, cancel B instead" moves to B, whose summary the
+    # shopper has not seen: nothing chosen for A, and not that "yes", carries over to B.
+    a, email_a = new_order(env)
+    b, email_b = new_order(env)
+    shown = {
+        **verified(a, email_a),
+        "requested_slot": "confirm",
+        "change_attribute": "metal",
+        "change_value": "rose gold",
+    }
+    said = f"yes, cancel {b} instead"
+    t = tracker(
+        said,
+        "inform",
+        slots=shown,
+        just_set={"order_number": b, "confirm": said},
+        form="cancel_form",
+    )
+    moved, _ = await run(ValidateCancelForm(), t)
+    assert moved["order_number"] == b and moved["confirm"] is None
+    assert moved["verified_order"] is None and moved["email"] is None
+    assert moved["change_attribute"] is None and moved["change_value"] is None
+    now = {**shown, **moved}
+    t = tracker(email_b, "inform", slots=now, just_set={"email": email_b}, form="cancel_form")
+    proved, _ = await run(ValidateCancelForm(), t)
+    assert proved["verified_order"] == b and {**now, **proved}["confirm"] is None
+    # The same "yes" said again with A's own number is still A's yes.
+    again = {"order_number": a, "confirm": "yes"}
+    t = tracker(f"yes, {a}", "affirm", slots=shown, just_set=again, form="cancel_form")
+    kept, _ = await run(ValidateCancelForm(), t)
+    assert kept["confirm"] == "yes"
+
+
 async def test_a_double_submitted_return_makes_one_record(env):
     facts = await process_wide.order_client().lookup("KNT-1002", "ben@example.com")
     state = {
