@@ -22,6 +22,7 @@ from actions.inputs import (
 )
 from actions.request_steps import SubmitRequest
 from actions.verification import OrderFormValidation, digression
+from bot.catalogue import ring_size_range
 from bot.shopper import process_wide
 from bot.shopper.catalogue_match import ATTRIBUTES, allowed, match
 from bot.shopper.free_answers import attribute_to_change
@@ -127,7 +128,8 @@ class ActionAskChangeValue(Action):
         now = f" (now: {current})" if current else ""
         if attribute == "ring_size":
             dispatcher.utter_message(
-                text=f"Which ring size would you like{now}? US sizes 3 to 13, half sizes too."
+                text=f"Which ring size would you like{now}? US sizes {ring_size_range()}, "
+                "half sizes too."
             )
         else:
             dispatcher.utter_message(

@@ -21,6 +21,7 @@ from actions.inputs import (
 )
 from actions.request_steps import SubmitRequest
 from actions.verification import OrderFormValidation, digression
+from bot.catalogue import ring_size_range
 from bot.shopper import process_wide
 from bot.shopper.catalogue_match import match
 from bot.shopper.free_answers import return_or_exchange, size_step
@@ -104,8 +105,8 @@ class ValidateReturnForm(OrderFormValidation):
             size = match("ring_size", str(float(str(now)) + step), process_wide.lemmatizer())
         if size is None:
             dispatcher.utter_message(
-                text="That isn't a ring size we make. Sizes go from 3 to 13, in half sizes "
-                "(for example 6 or 6.5)."
+                text="That isn't a ring size we make. Sizes go from "
+                f"{ring_size_range()}, in half sizes (for example 6 or 6.5)."
             )
         return {"exchange_size": size}
 

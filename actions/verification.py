@@ -38,7 +38,7 @@ from actions.inputs import (
 from actions.slots import FORGET_VERIFICATION, REQUEST_SLOTS, VERIFICATION_SLOTS
 from bot.settings import get_settings
 from bot.shopper import process_wide
-from bot.shopper.free_answers import item_number, yes_or_no
+from bot.shopper.free_answers import hedged, item_number, yes_or_no
 from bot.shopper.identifiers import normalize_email, normalize_order_number
 from bot.shopper.order_backend import (
     OrderBackendUnavailable,
@@ -338,7 +338,8 @@ class OrderFormValidation(FormValidationAction, ABC):
             return {"confirm": None}
         text = clean_text(value, 200).strip()
         answer = yes_or_no(text)
-        if answer is None and len(text.split()) <= 3 and "but" not in text.lower():
+        short = len(text.split()) <= 3 and "but" not in text.lower()
+        if answer is None and short and not hedged(text):
             # A short reply the word lists miss ("spot on", "uh huh"): NLU's affirm/deny.
             # Never for a longer one, where a condition can hide ("ok if it's gold").
             answer = {"affirm": True, "deny": False}.get(latest_intent(tracker) or "")

@@ -48,3 +48,8 @@ SYNONYMS: dict[str, str] = {
 RING_SIZES: tuple[str, ...] = tuple(
     f"{whole}{'.5' if half else ''}" for whole in range(3, 14) for half in (0, 1)
 )[:-1]
+
+
+def ring_size_range() -> str:
+    """The sizes offered, as a shopper reads them: "3 to 13"."""
+    return f"{RING_SIZES[0]} to {RING_SIZES[-1]}"

@@ -88,6 +88,19 @@ NO = [
     "\U0001f44e",
 ]
 NEITHER = [
+    # Questions, conditions and irony keep the answer open (a "yes" here submits an order
+    # change that cannot be undone).
+    "are you sure?",
+    "okay?",
+    "yes?",
+    "sure, if you can refund the deposit",
+    "ok if it's gold",
+    "perfect, now I lose my money",
+    "yeah right",
+    "sure, when pigs fly",
+    "wouldn't that be great",
+    "correct me if I'm wrong",
+    "good question",
     "not sure",
     "I'm not sure",
     "maybe",
@@ -287,6 +300,9 @@ def test_what_to_change(text: str, attribute: str | None, lemmas: Lemmas) -> Non
         ("one", 2, 1),
         ("4", 3, None),
         ("both", 2, None),
+        ("not the first one", 3, None),  # names the one it rules out
+        ("-1", 3, None),
+        ("no. 2", 3, 2),
         ("the one with the ruby", 2, None),
         ("1 and 2", 2, None),
     ],
@@ -313,3 +329,32 @@ def test_which_item(text: str, count: int, number: int | None) -> None:
 )
 def test_size_step(text: str, step: float | None) -> None:
     assert size_step(text) == step
+
+
+async def test_a_short_hedged_reply_is_not_taken_as_yes_from_its_intent() -> None:
+    # "are you sure?" may well be classified affirm; the intent must not decide it.
+    import time
+
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.cancellation import ValidateCancelForm
+
+    for text in ("are you sure?", "yeah right", "okay?"):
+        slots = {
+            "verified_order": "KNT-1001",
+            "verified_email": "ava@example.com",
+            "verified_at": time.time(),
+            "confirm": text,
+            "requested_slot": "confirm",
+        }
+        latest = {"text": text, "intent": {"name": "affirm"}, "entities": []}
+        events = [
+            {"event": "user", "text": text, "parse_data": latest},
+            {"event": "slot", "name": "confirm", "value": text},
+        ]
+        tracker = Tracker("s", slots, latest, events, False, None, {"name": "cancel_form"}, "")
+        dispatcher = CollectingDispatcher()
+        result = await ValidateCancelForm().validate_confirm(text, dispatcher, tracker, {})
+        assert result == {"confirm": None}, text
+        assert "yes or a no" in dispatcher.messages[0]["text"]

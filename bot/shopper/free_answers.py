@@ -87,21 +87,36 @@ _NO_PHRASES = (
     r"|changed my mind|change of plans?|don'?t do it|do not do it|don'?t bother|not interested"
     r"|please don'?t|please do not|absolutely not|definitely not|certainly not|of course not"
 )
+# Not "great", "perfect", "good", "right" or "please" alone: "perfect, now I lose my money",
+# "good question" and "yeah right" are no consent to an order that can't be undone.
 _YES_WORDS = (
-    r"yes|y|yeah|yea|ya|yah|yep|yup|yeh|sure|ok|okay|k|kk|alright|right|correct|absolutely"
-    r"|definitely|certainly|indeed|affirmative|confirm|confirmed|fine|please|agreed|agree"
-    r"|gladly|perfect|great|good|exactly|yas|aye|\U0001f44d"
+    r"yes|y|yeah|yea|ya|yah|yep|yup|yeh|sure|ok|okay|k|kk|alright|correct|absolutely"
+    r"|definitely|certainly|indeed|affirmative|confirm|confirmed|fine|agreed|agree"
+    r"|gladly|exactly|yas|aye|\U0001f44d"
+)
+# A yes only on a condition ("sure, if you refund the deposit"), asked back ("are you
+# sure?", "okay?"), or said in irony: neither a yes nor a no, whatever words it has.
+_HEDGES = (
+    r"if|unless|provided|as long as|when pigs fly|yeah right|yea right|ya right|sure right"
+    r"|sure sure|as if|whatever"
 )
 _NO_WORDS = r"no|n|nope|nah|nay|never|negative|stop|don'?t|dont|do not|not|\U0001f44e"
 # Politeness that adds nothing after a yes or no ("no, but thanks").
 _FILLER = r"thanks?|thank you|ty|please|pls|plz|mate|lol|haha|then|so|ok|okay|cheers"
 
 
+def hedged(text: str) -> bool:
+    """Whether a reply keeps the answer open however it is worded: a question, a condition,
+    irony or doubt ("are you sure?", "ok if it's gold", "yeah right", "not sure")."""
+    text = _normalize(text)
+    return not text or "?" in text or _has(_UNSURE, text) or _has(_HEDGES, text)
+
+
 def yes_or_no(text: str) -> bool | None:
     """True for a yes ("yeah", "sure, go ahead"), False for a no ("nope, keep it", "not
     now"), None when it is neither or both ("not sure", "yes but smaller", "yes no")."""
     text = _normalize(text)
-    if not text or _has(_UNSURE, text):
+    if hedged(text):
         return None
     verdicts: set[bool] = set()
     qualified = False
@@ -332,11 +347,12 @@ def item_number(text: str, count: int) -> int | None:
     """The item picked from a numbered list of `count` ("2", "#2", "the second one",
     "the last one", "number 3"), 1-based; None for none or more than one ("both")."""
     text = _normalize(text)
-    if _has(r"both|all|every|each|none", text):
+    # "not the first one" names the item it rules out; "-1" is no place in a list.
+    if _has(r"both|all|every|each|none|not|n't|no(?!\.?\s*\d)|except|other than|instead of", text):
         return None
     # "the second one", "the one with the ruby": here "one" is no number.
     text = re.sub(rf"\b({'|'.join(_NOT_NUMBER_BEFORE_ONE)}) one\b", r"\1", text)
-    picked = {int(m) for m in re.findall(r"(?<![\w.])#?(\d{1,2})(?![\w.])", text)}
+    picked = {int(m) for m in re.findall(r"(?<![\w.-])#?(\d{1,2})(?![\w.])", text)}
     picked |= {n for word, n in _ORDINALS.items() if _has(word, text)}
     if _has(r"last|latter|bottom", text):
         picked.add(count)

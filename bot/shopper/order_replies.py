@@ -84,8 +84,9 @@ def status_message(order: dict[str, Any]) -> str:
         return f"Order {number} ({what}) was cancelled."
     if status == "awaiting_payment":
         text = f"Order {number} ({what}) is waiting for payment before we start crafting it."
-        if payment.get("method") == "in_house":
-            paid, total = payment.get("parts_paid", 0), payment.get("parts_total", 3)
+        # The plan's parts are the backend's; without them no count is made up.
+        if payment.get("method") == "in_house" and "parts_total" in payment:
+            paid, total = payment.get("parts_paid", 0), payment["parts_total"]
             text += (
                 f" You've paid {paid} of {total} parts of your in-house payment plan: we start "
                 "crafting once half is paid and ship once it is fully paid."
@@ -101,7 +102,7 @@ def status_message(order: dict[str, Any]) -> str:
             )
         text += " When it ships you'll get a tracking number by e-mail."
         if payment.get("method") == "in_house" and payment.get("parts_paid", 0) < payment.get(
-            "parts_total", 3
+            "parts_total", 0
         ):
             text += (
                 f" Your payment plan: {payment['parts_paid']} of {payment['parts_total']} parts "
