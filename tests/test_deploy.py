@@ -139,7 +139,7 @@ def test_a_broken_manifest_is_rejected(tmp_path: Path) -> None:
     for broken in (
         text.replace("readinessProbe:", "readinesProbe:"),  # a misspelt field
         text.replace("containerPort: 8000", "containerPort: http"),  # a wrong type
-        text.replace("maxReplicas: 1", "maxReplicas: one"),
+        text.replace("maxReplicas: 6", "maxReplicas: six"),
     ):
         assert broken != text
         path = tmp_path / "gateway.yaml"
@@ -258,6 +258,8 @@ def test_the_env_given_makes_production_settings(
     if deployment == "gateway":  # it probes the action server by its Service
         assert settings.action_server_url == f"http://actions:{PORTS['actions']}/webhook"
         assert settings.gateway_host == "0.0.0.0" and settings.gateway_allowed_origins
+        # Several gateways: they share live delivery, limits and locks through Redis.
+        assert settings.gateway_redis_url.startswith("redis://")
     if deployment == "actions":  # it binds every interface of its pod
         assert settings.action_server_host == "0.0.0.0"
     if deployment == "orders":
@@ -414,18 +416,17 @@ def test_replicas_and_autoscalers() -> None:
     assert set(hpas) == {"rasa", "actions", "gateway"}
     for name, hpa in hpas.items():
         assert hpa["spec"]["scaleTargetRef"]["name"] == name in deployments
-    # Several Rasa servers and action servers work today (SQL tracker store, Redis locks) ...
-    for name in ("rasa", "actions"):
+    # Several of each: Rasa (SQL tracker store, Redis locks), action servers (stateless) and
+    # gateways (live delivery, limits and locks through Redis: GATEWAY_REDIS_URL).
+    for name in ("rasa", "actions", "gateway"):
         assert deployments[name]["spec"]["replicas"] >= 2
         assert hpas[name]["spec"]["maxReplicas"] > hpas[name]["spec"]["minReplicas"] >= 2
-    # ... several gateways do not yet (live delivery, rate limits, connection caps in memory).
-    assert deployments["gateway"]["spec"]["replicas"] == 1
-    assert deployments["gateway"]["spec"]["strategy"]["type"] == "Recreate"
-    assert hpas["gateway"]["spec"]["maxReplicas"] == 1
+    assert deployments["gateway"]["spec"]["strategy"]["type"] == "RollingUpdate"
     services = compose()["services"]
     assert services["rasa"]["deploy"]["replicas"] == services["actions"]["deploy"]["replicas"] == 2
-    assert "profiles" not in services["gateway"]
-    assert services["gateway-b"]["profiles"] == ["second-gateway"]
+    for gateway in ("gateway", "gateway-b"):
+        assert "profiles" not in services[gateway]
+        assert "redis" in services[gateway]["depends_on"]
 
 
 def mebibytes(quantity: str) -> float:
