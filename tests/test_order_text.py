@@ -135,7 +135,18 @@ def test_status_in_house_finance_shows_progress():
             "payment": {"method": "in_house", "parts_paid": 1, "parts_total": 3},
         }
     )
-    assert "1 of 3 parts" in text and "half is paid" in text
+    assert "1 of 3 parts" in text and "waiting for payment" in text
+    # When crafting starts is the backend's rule (its status), not restated here.
+    assert "half" not in text
+    without = status_message(
+        {
+            "order_number": "KNT-1005",
+            "status": "awaiting_payment",
+            "items": [RING],
+            "payment": {"method": "in_house", "parts_paid": 1},
+        }
+    )
+    assert "parts" not in without  # no count made up when the backend gives none
 
 
 @pytest.mark.parametrize(

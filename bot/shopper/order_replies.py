@@ -87,10 +87,8 @@ def status_message(order: dict[str, Any]) -> str:
         # The plan's parts are the backend's; without them no count is made up.
         if payment.get("method") == "in_house" and "parts_total" in payment:
             paid, total = payment.get("parts_paid", 0), payment["parts_total"]
-            text += (
-                f" You've paid {paid} of {total} parts of your in-house payment plan: we start "
-                "crafting once half is paid and ship once it is fully paid."
-            )
+            # When crafting starts is the backend's rule: it says so by the status.
+            text += f" You've paid {paid} of {total} parts of your in-house payment plan."
         return text
     if status == "in_production":
         text = f"Order {number} ({what}) is being crafted."
@@ -106,7 +104,7 @@ def status_message(order: dict[str, Any]) -> str:
         ):
             text += (
                 f" Your payment plan: {payment['parts_paid']} of {payment['parts_total']} parts "
-                "paid; it ships once fully paid."
+                "paid."
             )
         return text
     shipped = day(shipment.get("shipped_at"))
