@@ -23,7 +23,10 @@ its patches (rasa_runtime/speedups, issue 11); where growth is left:
   `session_expiration_time` minutes, so a 40-turn conversation stays one session);
 - inside Rasa (in-process, conversation 1 at its first and last turn), per call, as
   Rasa ships and as patched: the policy prediction, the tracker read, and the tracker's
-  JSON that each custom action sends to the action server (not patched).
+  JSON that each custom action sends to the action server, always timed with Rasa's
+  `json.dumps` (patched Rasa encodes it with ujson, rasa_runtime/speedups/
+  action_payload.py: about half that; the action server already parses it with ujson,
+  Sanic's default when ujson is installed).
 
 Usage: .venv/bin/python bench/turn_cost.py [--conversations N] [--turns T] [--model PATH]
 """

@@ -135,9 +135,11 @@ def flatten_turn_cost() -> None:
     history: finding event classes and replaying every stored event on each read,
     turning the whole history into dialogue states for every prediction, walking all
     events for `applied_events()`, matching rules against every state, replaying all
-    events to copy the tracker before each action. Each fix is in
+    events to copy the tracker before each action, encoding the whole tracker for the
+    action server with `json.dumps`. Each fix is in
     rasa_runtime/speedups/ with its measured reason; Rasa's answers stay exactly the same
     (tests/test_rasa_runtime_turn_cost.py)."""
+    from rasa_runtime.speedups.action_payload import encode_action_payloads_with_ujson
     from rasa_runtime.speedups.dialogue_states import (
         memoize_applied_events,
         memoize_dialogue_states,
@@ -153,6 +155,7 @@ def flatten_turn_cost() -> None:
     stop_rule_matching_at_the_longest_rule()
     cheap_tracker_copy()
     cache_sql_trackers()  # after speed_up_sql_tracker_store: it wraps that _retrieve
+    encode_action_payloads_with_ujson()
 
 
 def store_env(environ: MutableMapping[str, str]) -> None:
