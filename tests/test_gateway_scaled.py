@@ -21,16 +21,17 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import create_engine, select
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from bot import stack
+from bot.gateway import redis_client
 from bot.gateway.connections import ConnectionCap
 from bot.gateway.locks import RELEASE, ConversationLocks
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable, rank
 from bot.gateway.ratelimit import Buckets, RateLimiter
-from bot.gateway.redis_wire import Redis, RedisAddress
 from bot.gateway.transcripts import TranscriptStore, chat_messages
 from bot.rasa_auth import rasa_auth_headers
 from bot.settings import PROJECT_ROOT, Settings
@@ -71,9 +72,8 @@ class Pair:
 
 
 def redis_cli(*args: str) -> str:
-    address = RedisAddress.parse(REDIS_URL)
     done = subprocess.run(
-        ["redis-cli", "-h", address.host, "-p", str(address.port), "-n", str(address.db), *args],
+        ["redis-cli", "-u", REDIS_URL, *args],
         check=True,
         capture_output=True,
         text=True,
@@ -243,7 +243,7 @@ def rasa_user_texts(s: Settings, conversation_id: str) -> list[str]:
 def redis_prefix() -> Iterator[tuple[Redis, str]]:
     prefix = f"knt-test-{uuid.uuid4().hex[:10]}"
     try:
-        yield Redis(REDIS_URL), prefix
+        yield redis_client.connect(REDIS_URL), prefix
     finally:
         keys = redis_cli("--scan", "--pattern", f"{prefix}:*").split()
         if keys:
@@ -263,9 +263,10 @@ def test_a_conversation_lock_is_released_only_by_its_owner_and_outlives_a_long_t
 
         await asyncio.gather(turn(a, "a"), turn(b, "b"))
         # Someone else's lock is never deleted by a stale owner's release.
-        await redis.call("SET", f"{prefix}:lock:c2", "someone-else", "PX", 5000)
-        assert await redis.script(RELEASE, [f"{prefix}:lock:c2"], ["my-old-token"]) == 0
-        assert await redis.call("GET", f"{prefix}:lock:c2") == b"someone-else"
+        await redis.set(f"{prefix}:lock:c2", "someone-else", px=5000)
+        release = redis.register_script(RELEASE)
+        assert await release(keys=[f"{prefix}:lock:c2"], args=["my-old-token"]) == 0
+        assert await redis.get(f"{prefix}:lock:c2") == b"someone-else"
         await redis.aclose()
         return order
 

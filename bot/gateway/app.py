@@ -26,7 +26,7 @@ from bot.gateway.locks import ConversationLocks
 from bot.gateway.metrics import GatewayMetrics
 from bot.gateway.rasa_client import RasaClient, http_ok
 from bot.gateway.ratelimit import Buckets
-from bot.gateway.redis_wire import Redis
+from bot.gateway.redis_client import connect
 from bot.gateway.relay import Relay
 from bot.gateway.transcripts import TranscriptStore
 from bot.settings import PROJECT_ROOT, Settings
@@ -90,10 +90,16 @@ def create_app(
     )
     # With Redis, several gateways share live delivery, locks, limits and caps; without
     # it all of that lives in this process (one gateway).
-    redis = Redis(settings.gateway_redis_url) if settings.gateway_redis_url else None
+    redis_url = settings.gateway_redis_url
+    redis = connect(redis_url) if redis_url else None
+    subscriber = connect(redis_url, retries=0) if redis_url else None
     prefix = settings.gateway_redis_prefix
     gateway_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
-    relay = Relay(redis, prefix, gateway_id) if redis is not None else None
+    relay = (
+        Relay(redis, subscriber, prefix, gateway_id)
+        if redis is not None and subscriber is not None
+        else None
+    )
     hub = Hub(ConversationLocks(redis, prefix), relay)
     db = DbThread(settings.database_url)
     desk = HandoffDesk(settings, store, HandoffStore(settings.database_url), rasa, hub, db)
@@ -139,8 +145,9 @@ def create_app(
         await probe.aclose()
         await staff.aclose()
         db.close()
-        if redis is not None:
-            await redis.aclose()
+        for client in (redis, subscriber):
+            if client is not None:
+                await client.aclose()
 
     app = FastAPI(
         title="KNT chat gateway",

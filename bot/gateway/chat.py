@@ -31,7 +31,7 @@ from bot.gateway.hub import Hub, send
 from bot.gateway.metrics import GatewayMetrics
 from bot.gateway.rasa_client import RasaClient, RasaFailed, RasaTimedOut, RasaUnavailable
 from bot.gateway.ratelimit import Buckets, RateLimiter
-from bot.gateway.redis_wire import RedisUnavailable
+from bot.gateway.redis_client import UNAVAILABLE
 from bot.gateway.tokens import InvalidToken, TokenSigner
 from bot.gateway.transcripts import Conversation, Message, TranscriptStore
 from bot.logthrottle import Throttled, clip
@@ -505,12 +505,12 @@ class ChatService:
             # Every gateway's loop finds the same messages (and the gateway the shopper is
             # on may be answering one right now): the lock all gateways take lets one ask
             # Rasa, and the others then find nothing waiting. Without Redis at hand
-            # the round waits for it (RedisUnavailable) rather than risk asking twice.
+            # the round waits for it (UNAVAILABLE) rather than risk asking twice.
             try:
                 answered = conversation is None or await self._answer_pending(
                     session_id, conversation, tell_unavailable=False, shared_lock=True
                 )
-            except RedisUnavailable as exc:
+            except UNAVAILABLE as exc:
                 self._retry_waits.warning("messages waiting for Rasa wait for Redis too: %s", exc)
                 return
             if not answered:

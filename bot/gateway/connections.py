@@ -12,7 +12,9 @@ from __future__ import annotations
 import itertools
 import logging
 
-from bot.gateway.redis_wire import Redis, RedisUnavailable
+from redis.asyncio import Redis
+
+from bot.gateway.redis_client import UNAVAILABLE
 from bot.logthrottle import Throttled
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,9 @@ class ConnectionCap:
         self.limit = limit
         self.redis = redis
         self.prefix = prefix
+        if redis is not None:
+            self._open_script = redis.register_script(OPEN)
+            self._refresh_script = redis.register_script(REFRESH)
         self.gateway_id = gateway_id
         self.ttl_ms = int(ttl * 1000)
         self._numbers = itertools.count(1)
@@ -64,14 +69,14 @@ class ConnectionCap:
         ticket = f"{self.gateway_id}:{next(self._numbers)}"
         if self.redis is not None:
             try:
-                if not await self.redis.script(
-                    OPEN, [self._key(ip)], [self.limit, self.ttl_ms, ticket]
+                if not await self._open_script(
+                    keys=[self._key(ip)], args=[self.limit, self.ttl_ms, ticket]
                 ):
                     return None
                 self._tickets[ticket] = ip
                 self._open[ip] = self._open.get(ip, 0) + 1
                 return ticket
-            except RedisUnavailable as exc:
+            except UNAVAILABLE as exc:
                 self._unreachable.warning("connections capped in this gateway only: %s", exc)
         if self._open.get(ip, 0) >= self.limit:
             return None
@@ -86,8 +91,8 @@ class ConnectionCap:
             self._open.pop(ip, None)
         if self._tickets.pop(ticket, None) is not None and self.redis is not None:
             try:
-                await self.redis.call("ZREM", self._key(ip), ticket)
-            except RedisUnavailable as exc:  # it expires within ttl all the same
+                await self.redis.zrem(self._key(ip), ticket)
+            except UNAVAILABLE as exc:  # it expires within ttl all the same
                 self._unreachable.warning("could not release a connection in Redis: %s", exc)
 
     async def refresh(self) -> None:
@@ -95,8 +100,8 @@ class ConnectionCap:
         if self.redis is None or not self._tickets:
             return
         tickets = list(self._tickets.items())
-        await self.redis.script(
-            REFRESH, [self._key(ip) for _, ip in tickets], [self.ttl_ms, *(t for t, _ in tickets)]
+        await self._refresh_script(
+            keys=[self._key(ip) for _, ip in tickets], args=[self.ttl_ms, *(t for t, _ in tickets)]
         )
 
     @property

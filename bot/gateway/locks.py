@@ -15,7 +15,9 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-from bot.gateway.redis_wire import Redis, RedisUnavailable
+from redis.asyncio import Redis
+
+from bot.gateway.redis_client import UNAVAILABLE
 from bot.logthrottle import Throttled
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,9 @@ class ConversationLocks:
     def __init__(self, redis: Redis | None = None, prefix: str = "", ttl: float = 15.0) -> None:
         self.redis = redis
         self.prefix = prefix
+        if redis is not None:
+            self._release = redis.register_script(RELEASE)
+            self._extend = redis.register_script(EXTEND)
         self.ttl_ms = int(ttl * 1000)
         # One asyncio lock per conversation, dropped when nobody holds it: this process's
         # own turns queue here instead of polling Redis.
@@ -49,7 +54,7 @@ class ConversationLocks:
     @asynccontextmanager
     async def hold(self, conversation_id: str, *, shared: bool = False) -> AsyncIterator[None]:
         """The conversation's lock. `shared`: only the lock every gateway takes will do
-        (RedisUnavailable without it), for work any gateway could be doing at the same
+        (one of UNAVAILABLE without it), for work any gateway could be doing at the same
         moment (the retry loop); a shopper's own turn goes on without it."""
         async with self._lock(conversation_id):
             if self.redis is None:
@@ -65,8 +70,8 @@ class ConversationLocks:
                     keeper.cancel()
                     with suppress(asyncio.CancelledError):
                         await keeper
-                    with suppress(RedisUnavailable):  # it expires on its own then
-                        await self.redis.script(RELEASE, [key], [token])
+                    with suppress(*UNAVAILABLE):  # it expires on its own then
+                        await self._release(keys=[key], args=[token])
 
     async def _acquire(self, redis: Redis, key: str, token: str, shared: bool) -> bool:
         """Wait for the lock (a turn takes seconds at most); False if Redis cannot be
@@ -75,9 +80,9 @@ class ConversationLocks:
         pause = 0.01
         while True:
             try:
-                if await redis.call("SET", key, token, "NX", "PX", self.ttl_ms) == "OK":
+                if await redis.set(key, token, nx=True, px=self.ttl_ms):
                     return True
-            except RedisUnavailable as exc:
+            except UNAVAILABLE as exc:
                 if shared:
                     raise
                 self._unreachable.warning("conversation lock taken in this gateway only: %s", exc)
@@ -89,8 +94,8 @@ class ConversationLocks:
         while True:
             await asyncio.sleep(self.ttl_ms / 3000)
             try:
-                if not await redis.script(EXTEND, [key], [token, self.ttl_ms]):
+                if not await self._extend(keys=[key], args=[token, self.ttl_ms]):
                     log.error("the lock %s expired while held (Redis lost it or was slow)", key)
                     return
-            except RedisUnavailable as exc:
+            except UNAVAILABLE as exc:
                 log.warning("could not extend %s: %s", key, exc)

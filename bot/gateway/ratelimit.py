@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.gateway.redis_wire import Redis, RedisUnavailable
+from redis.asyncio import Redis
+
+from bot.gateway.redis_client import UNAVAILABLE
 from bot.logthrottle import Throttled
 
 log = logging.getLogger(__name__)
@@ -102,19 +104,20 @@ class Buckets:
     def __init__(self, redis: Redis | None = None, prefix: str = "") -> None:
         self.redis = redis
         self.prefix = prefix
+        self._take = redis.register_script(TAKE_SCRIPT) if redis is not None else None
         self._unreachable = Throttled(log)
 
     async def take(self, *wants: tuple[RateLimiter, str]) -> float:
         """0 if one token was taken from each bucket, else the seconds to wait (and none
         was taken)."""
-        if self.redis is not None:
+        if self._take is not None:
             keys = [f"{self.prefix}:rate:{limiter.name}:{key}" for limiter, key in wants]
-            args: list[object] = []
+            args: list[str | int] = []
             for limiter, _ in wants:
                 args += [repr(limiter.rate), limiter.burst]
             try:
-                return float(await self.redis.script(TAKE_SCRIPT, keys, args))
-            except RedisUnavailable as exc:
+                return float(await self._take(keys=keys, args=args))
+            except UNAVAILABLE as exc:
                 self._unreachable.warning("rate limits counted in this gateway only: %s", exc)
         wait = max(limiter.retry_after(key) for limiter, key in wants)
         if wait <= 0:

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-from bot.gateway.redis_wire import Redis, RedisUnavailable
+from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.gateway.redis_client import UNAVAILABLE
 from bot.logthrottle import Throttled
 
 log = logging.getLogger(__name__)
@@ -29,8 +32,11 @@ SILENCE_SECONDS = 15.0
 
 
 class Relay:
-    def __init__(self, redis: Redis, prefix: str, gateway_id: str) -> None:
+    def __init__(self, redis: Redis, subscriber: Redis, prefix: str, gateway_id: str) -> None:
+        """`subscriber`: a client of its own that never reconnects by itself (a lost
+        subscription must be noticed: what was published meanwhile is gone)."""
         self.redis = redis
+        self.subscriber = subscriber
         self.channel = f"{prefix}:live"
         self.gateway_id = gateway_id
         self.state = "connecting"  # "ok", or why not: shown by /healthz
@@ -49,8 +55,8 @@ class Relay:
     async def publish(self, kind: str, key: str, frame: dict[str, Any]) -> None:
         data = json.dumps({"g": self.gateway_id, "k": kind, "key": key, "f": frame})
         try:
-            await self.redis.call("PUBLISH", self.channel, data)
-        except RedisUnavailable as exc:
+            await self.redis.publish(self.channel, data)
+        except UNAVAILABLE as exc:
             # The other gateways' sockets miss it; they resync when Redis is back.
             self._unpublished.warning("a live frame reached this gateway only: %s", exc)
 
@@ -70,13 +76,13 @@ class Relay:
     async def _subscribed(self) -> None:
         lost, pause = False, 0.1
         while True:
-            messages = self.redis.subscribe(self.channel)
+            messages = self._messages()
             try:
                 while True:
                     try:
-                        _channel, data = await asyncio.wait_for(anext(messages), SILENCE_SECONDS)
+                        data = await asyncio.wait_for(anext(messages), SILENCE_SECONDS)
                     except TimeoutError:
-                        raise RedisUnavailable(
+                        raise RedisTimeoutError(
                             f"nothing heard from Redis in {SILENCE_SECONDS:.0f} s"
                         ) from None
                     if not data:  # subscribed
@@ -88,7 +94,7 @@ class Relay:
                                 await fn()
                         continue
                     await self._dispatch(data)
-            except RedisUnavailable as exc:
+            except UNAVAILABLE as exc:
                 if not lost:
                     log.warning("live delivery between gateways lost: %s", exc)
                 self.state, lost = f"unreachable: {exc}", True
@@ -96,6 +102,16 @@ class Relay:
                 await messages.aclose()
             await asyncio.sleep(pause)
             pause = min(RESUBSCRIBE_MAX_SECONDS, pause * 2)
+
+    async def _messages(self) -> AsyncGenerator[bytes]:
+        """Each message's data on the channel; b"" once subscribed."""
+        async with self.subscriber.pubsub() as pubsub:
+            await pubsub.subscribe(self.channel)
+            async for message in pubsub.listen():
+                if message["type"] == "subscribe":
+                    yield b""
+                elif message["type"] == "message":
+                    yield message["data"]
 
     async def _dispatch(self, data: bytes) -> None:
         try:

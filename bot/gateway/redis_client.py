@@ -1,0 +1,36 @@
+"""The gateways' Redis client: redis-py's asyncio API, set up the way the shared parts
+expect (short timeouts, one quick retry), and the errors that mean Redis is out of reach.
+
+Any URL redis-py takes works: `redis://`, `rediss://` (TLS), `unix://`, with a user,
+password and database number.
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# Redis answers in well under a millisecond: a gateway waits this long at most before it
+# carries on without it (counting limits itself, taking its own lock only).
+TIMEOUT_SECONDS = 2.0
+
+# What a lost, stopped or silent Redis raises. Anything else (a failing script, a bad
+# command) is a bug and is not caught as "Redis is away".
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
+
+
+def connect(url: str, *, retries: int = 1) -> Redis:
+    """A client with a pool of connections to `url` (connected on first use).
+
+    `retries`: a connection that went away while idle fails at once, so a command is
+    tried once more on a new one; a timeout is never tried again (the command may have
+    run). A subscriber takes 0: it must notice each loss, as pub/sub keeps nothing."""
+    return Redis.from_url(
+        url,
+        socket_timeout=TIMEOUT_SECONDS,
+        socket_connect_timeout=TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,)),
+    )
