@@ -313,6 +313,65 @@ def test_a_dead_gateways_connections_stop_counting() -> None:
         asyncio.run(run(redis, prefix))
 
 
+def test_a_rediss_url_takes_the_gateways_to_redis_over_tls(tmp_path: Path) -> None:
+    """`rediss://` URLs (a managed Redis) work: the shared buckets over TLS, with the
+    server's certificate checked."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *("redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"),
+            *("--tls-cert-file", str(cert), "--tls-key-file", str(key)),
+            *("--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no", "--save", ""),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"rediss://127.0.0.1:{port}/0"
+    limiter = RateLimiter(0.001, 1, name="session")
+
+    async def run() -> tuple[list[float], str]:
+        trusted = redis_client.connect(f"{url}?ssl_ca_certs={cert}")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                await trusted.ping()
+                break
+            except redis_client.UNAVAILABLE:
+                assert time.monotonic() < deadline, "redis-server did not start with TLS"
+                await asyncio.sleep(0.1)
+        one, other = Buckets(trusted, "tls"), Buckets(trusted, "tls")  # two gateways
+        waits = [await one.take((limiter, "s1")), await other.take((limiter, "s1"))]
+        # A certificate nobody vouches for is refused (TLS is checked, not just spoken).
+        untrusted = redis_client.connect(url)
+        try:
+            await untrusted.ping()
+            refused = ""
+        except redis_client.UNAVAILABLE as exc:
+            refused = str(exc)
+        for client in (trusted, untrusted):
+            await client.aclose()
+        return waits, refused
+
+    try:
+        waits, refused = asyncio.run(run())
+    finally:
+        proc.kill()
+        proc.wait()
+    assert waits[0] == 0.0 and waits[1] > 100  # the second gateway found the bucket empty
+    assert "certificate verify failed" in refused
+
+
 def test_both_gateways_share_redis_and_say_so(pair: Pair) -> None:
     for gateway in (pair.a, pair.b):
         health = httpx.get(f"{gateway.url}/healthz", timeout=10).json()
