@@ -32,6 +32,7 @@ from bot.gateway.connections import ConnectionCap
 from bot.gateway.locks import RELEASE, ConversationLocks
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable, rank
 from bot.gateway.ratelimit import Buckets, RateLimiter
+from bot.gateway.relay import Relay
 from bot.gateway.transcripts import TranscriptStore, chat_messages
 from bot.rasa_auth import rasa_auth_headers
 from bot.settings import PROJECT_ROOT, Settings
@@ -638,6 +639,49 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
     while not check():
         assert time.monotonic() < deadline, what
         time.sleep(0.2)
+
+
+def test_a_cut_subscription_is_noticed_and_the_sockets_resync(tmp_path: Path) -> None:
+    """Pub/sub keeps nothing: when the subscriber's connection is cut (Redis itself up),
+    the relay must not quietly subscribe again, but resync its sockets."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+
+    async def run() -> tuple[list[object], list[str]]:
+        publisher = redis_client.connect(url)
+        here = Relay(publisher, redis_client.connect(url, retries=0), "cut", "here")
+        there = Relay(publisher, redis_client.connect(url, retries=0), "cut", "there")
+        frames: list[object] = []
+        events: list[str] = []
+
+        async def deliver(key: str, frame: dict[str, Any]) -> None:
+            frames.append(frame["n"])
+
+        async def resync() -> None:
+            events.append("resync")
+
+        here.on("message", deliver)
+        here.on_resync(resync)
+        running = asyncio.create_task(here.run())
+        while here.state != "ok":
+            await asyncio.sleep(0.05)
+        await there.publish("message", "c1", {"n": 1})
+        await asyncio.sleep(0.2)
+        await publisher.client_kill_filter(_type="pubsub")
+        while not events:
+            await asyncio.sleep(0.05)
+        await there.publish("message", "c1", {"n": 2})  # delivered on the new subscription
+        await asyncio.sleep(0.2)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        for client in (publisher, here.subscriber, there.subscriber):
+            await client.aclose()
+        return frames, events
+
+    with redis_server(port, tmp_path):
+        frames, events = asyncio.run(asyncio.wait_for(run(), 20))
+    assert frames == [1, 2]
+    assert events == ["resync"]
 
 
 def test_a_gateway_that_loses_redis_says_so_serves_on_and_resyncs_its_sockets(
