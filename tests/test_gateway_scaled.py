@@ -788,3 +788,25 @@ def test_killing_a_gateway_loses_nothing(pair: Pair) -> None:
         assert history[-1]["role"] == "bot"
         # B goes on answering the same conversation.
         assert again.probe("Is shipping insured?").answered
+
+
+def test_staff_logins_are_counted_over_both_gateways(pair: Pair) -> None:
+    """Ten logins a minute per address, wherever they land: a guesser spread over the
+    gateways gets no more tries than on one."""
+    bucket = f"{pair.prefix}:rate:staff-login:127.0.0.1"
+    redis_cli("DEL", bucket)  # the other tests' consoles logged in from here too
+    try:
+        codes = []
+        for n in range(11):
+            gateway = pair.a if n % 2 else pair.b
+            r = httpx.post(
+                f"{gateway.url}/api/staff/login",
+                json={"email": f"guess{n}@example.com", "password": "not the password"},
+                headers={"origin": CONSOLE},
+                timeout=30,
+            )
+            codes.append(r.status_code)
+        assert codes[:10] == [401] * 10
+        assert codes[10] == 429
+    finally:
+        redis_cli("DEL", bucket)  # the next tests' consoles log in from here

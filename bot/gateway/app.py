@@ -104,16 +104,15 @@ def create_app(
     db = DbThread(settings.database_url)
     desk = HandoffDesk(settings, store, HandoffStore(settings.database_url), rasa, hub, db)
     connections = ConnectionCap(settings.gateway_max_connections_per_ip, redis, prefix, gateway_id)
-    chat = ChatService(
-        settings, store, rasa, metrics, hub, db, desk, Buckets(redis, prefix), connections
-    )
+    buckets = Buckets(redis, prefix)
+    chat = ChatService(settings, store, rasa, metrics, hub, db, desk, buckets, connections)
     accounts = StaffAccounts(
         settings.database_url,
         session_ttl_seconds=settings.staff_session_ttl_seconds,
         lockout_attempts=settings.staff_lockout_attempts,
         lockout_seconds=settings.staff_lockout_seconds,
     )
-    staff = StaffConsole(settings, accounts, desk, rasa, db)
+    staff = StaffConsole(settings, accounts, desk, rasa, db, buckets)
     probe = httpx.AsyncClient(timeout=2)  # health checks of the order backend
     orders_health = f"{settings.orders_url.rstrip('/')}/healthz"
 

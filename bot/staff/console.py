@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.gateway.dbthread import DbThread
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
-from bot.gateway.ratelimit import RateLimiter
+from bot.gateway.ratelimit import Buckets, RateLimiter
 from bot.settings import Settings
 from bot.shopper.order_backend import OrderBackendUnavailable, OrderClient, OrderNotFound
 from bot.staff.accounts import StaffAccounts, StaffUser
@@ -91,6 +91,7 @@ class StaffConsole:
         desk: HandoffDesk,
         rasa: RasaClient,
         db: DbThread,
+        buckets: Buckets | None = None,
     ) -> None:
         self.settings = settings
         self.accounts = accounts
@@ -104,8 +105,17 @@ class StaffConsole:
         # run at once, and each address may try only so often, so a flood of logins cannot
         # exhaust the gateway (seen: 300 logins at once took it from 0.4 to 3 GB).
         self.hashing = asyncio.Semaphore(HASHES_AT_ONCE)
-        self.login_limits = RateLimiter(rate=LOGINS_PER_MINUTE / 60, burst=LOGINS_PER_MINUTE)
+        self.login_limits = RateLimiter(
+            rate=LOGINS_PER_MINUTE / 60, burst=LOGINS_PER_MINUTE, name="staff-login"
+        )
+        # In Redis with several gateways: a guesser spread over them gets no more tries.
+        self.buckets = buckets or Buckets()
         self.emails_in_progress: set[int] = set()  # agents whose pasted e-mail is analysed
+
+    async def login_wait(self, ip: str) -> float:
+        """0 if this address may try a login now (the try is counted), else the seconds
+        until it may."""
+        return await self.buckets.take((self.login_limits, ip))
 
     async def verified_order(self, conversation_id: str) -> str | None:
         """The order number the shopper proved is theirs in this conversation (Rasa's

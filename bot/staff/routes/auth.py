@@ -35,7 +35,7 @@ async def login(
     body: Login, request: Request, response: Response, console: ConsoleDep, _: OriginDep
 ) -> Any:
     ip = request.client.host if request.client else "unknown"
-    wait = console.login_limits.retry_after(ip)
+    wait = await console.login_wait(ip)
     if wait > 0:
         raise problem(
             "rate_limited",
@@ -43,7 +43,6 @@ async def login(
             status.HTTP_429_TOO_MANY_REQUESTS,
             retry_after=round(wait),
         )
-    console.login_limits.take(ip)
     # argon2 takes tens of milliseconds on purpose: not in the event loop, and not in the
     # database thread the shoppers' messages queue behind.
     try:
