@@ -197,7 +197,8 @@ class Settings(BaseSettings):
     )
     gateway_redis_url: str = Field(
         "",
-        description="Redis shared by several gateways (redis://host:6379/0): live delivery, "
+        description="Redis shared by several gateways (redis://host:6379/0, or rediss:// for "
+        "TLS): live delivery, "
         "conversation locks, rate limits, connection caps. Empty: one gateway, in memory.",
     )
     gateway_redis_prefix: str = Field(
