@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +82,26 @@ def live_stack(base: Settings, workdir: Path) -> Iterator[Live]:
         yield Live(settings, sup)
 
 
+@dataclass(frozen=True)
+class Gateway:
+    """A gateway process of a test, and where it serves."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no clean-up of what it held."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
 @contextmanager
-def gateway_process(settings: Settings, log: Path) -> Iterator[str]:
+def gateway_process(
+    settings: Settings, log: Path, ready: Callable[[httpx.Response], bool] = lambda _r: True
+) -> Iterator[Gateway]:
     """One more gateway (`python -m bot.gateway`, its own process) with `settings`, e.g.
-    other limits or database than the live stack's; yields its base URL."""
+    other limits or database than the live stack's, once its /healthz answers as `ready`
+    wants (by default: any answer, it serves)."""
     env = {**os.environ, **stack.settings_env(settings)}
     url = f"http://{settings.gateway_host}:{settings.gateway_port}"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -104,12 +120,13 @@ def gateway_process(settings: Settings, log: Path) -> Iterator[str]:
             if proc.poll() is not None:
                 raise RuntimeError(f"the gateway exited ({proc.returncode}); see {log}")
             try:
-                httpx.get(f"{url}/healthz", timeout=2)  # any answer: it serves
-                break
+                if ready(httpx.get(f"{url}/healthz", timeout=2)):
+                    break
             except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the gateway did not start in 120 s; see {log}") from None
-                time.sleep(0.3)
-        yield url
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the gateway did not start in 120 s; see {log}")
+            time.sleep(0.3)
+        yield Gateway(url, proc)
     finally:
         stop_group(proc)

@@ -10,11 +10,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from sqlalchemy import create_engine, select
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from bot import stack
 from bot.gateway import redis_client
 from bot.gateway.connections import ConnectionCap
 from bot.gateway.locks import RELEASE, ConversationLocks
@@ -35,10 +33,11 @@ from bot.gateway.ratelimit import Buckets, RateLimiter
 from bot.gateway.relay import Relay
 from bot.gateway.transcripts import TranscriptStore, chat_messages
 from bot.rasa_auth import rasa_auth_headers
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import Settings
 from bot.supervisor import free_port
 
-from .live import stop_group
+from .live import Gateway
+from .live import gateway_process as live_gateway
 from .orders_helpers import postgres_database
 from .staff_helpers import PASSWORD, add_agent
 from .widget_client import WidgetClient
@@ -51,17 +50,6 @@ CONSOLE = "http://console.test"
 DEAD_RASA = f"http://127.0.0.1:{free_port()}"  # nothing listens there
 MAX_CONNECTIONS = 4  # per IP, over both gateways
 SESSION_BURST = 5  # messages one session may send (the rate refills next to nothing here)
-
-
-@dataclass
-class Gateway:
-    url: str
-    proc: subprocess.Popen[bytes]
-
-    def kill(self) -> None:
-        """kill -9: no shutdown, no clean-up of what it held."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
 
 
 @dataclass
@@ -82,36 +70,14 @@ def redis_cli(*args: str) -> str:
     return done.stdout
 
 
-@contextmanager
-def gateway_process(settings: Settings, port: int, log: Path) -> Iterator[Gateway]:
-    """A gateway through the project's own entry point, on `port`."""
-    env = {**os.environ, **stack.settings_env(settings), "GATEWAY_PORT": str(port)}
-    url = f"http://127.0.0.1:{port}"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.gateway"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the gateway exited ({proc.returncode}); see {log}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).json().get("redis") == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the gateway did not start in 120 s; see {log}")
-            time.sleep(0.3)
-        yield Gateway(url, proc)
-    finally:
-        stop_group(proc)
+def redis_ok(health: httpx.Response) -> bool:
+    """A gateway is ready for these tests once it is subscribed to Redis."""
+    return bool(health.json().get("redis") == "ok")
+
+
+def gateway_process(settings: Settings, port: int, log: Path) -> AbstractContextManager[Gateway]:
+    """A gateway through the project's own entry point, on `port`, once Redis is live."""
+    return live_gateway(settings.model_copy(update={"gateway_port": port}), log, ready=redis_ok)
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +116,11 @@ def pair(settings, live, tmp_path_factory) -> Iterator[Pair]:  # type: ignore[no
 # --- clients ----------------------------------------------------------------------------
 def widget(gateway: Gateway) -> WidgetClient:
     return WidgetClient.connect(gateway.url, SHOP)
+
+
+def about(message_id: str) -> Callable[[dict[str, Any]], bool]:
+    """Accepts the frames about one message (its ack or its error)."""
+    return lambda frame: frame.get("id") == message_id
 
 
 def until(ws: WidgetClient, accept: Callable[[dict[str, Any]], bool], timeout: float = 60) -> Any:
@@ -539,7 +510,7 @@ def test_rate_limits_count_over_both_gateways(pair: Pair) -> None:
         for n in range(SESSION_BURST):
             tab = tab_a if n % 2 else tab_b
             sent = tab.say(f"Do you ship to Canada? ({n})")
-            assert until(tab, lambda f, sent=sent: f.get("id") == sent)[-1]["type"] == "ack"
+            assert until(tab, about(sent))[-1]["type"] == "ack"
             until(tab, turn_end)
         one_more = tab_a.say("And to Mexico?")
         refused = until(tab_a, lambda f: f.get("id") == one_more)[-1]
@@ -550,6 +521,28 @@ def test_rate_limits_count_over_both_gateways(pair: Pair) -> None:
 def open_connections(pair: Pair) -> int:
     """Widget connections from this machine that Redis counts (over both gateways)."""
     return int(redis_cli("ZCARD", f"{pair.prefix}:conns:127.0.0.1").strip() or 0)
+
+
+def test_staff_logins_are_counted_over_both_gateways(pair: Pair) -> None:
+    """Ten logins a minute per address, wherever they land: a guesser spread over the
+    gateways gets no more tries than on one."""
+    bucket = f"{pair.prefix}:rate:staff-login:127.0.0.1"
+    redis_cli("DEL", bucket)  # the other tests' consoles logged in from here too
+    try:
+        codes = []
+        for n in range(11):
+            gateway = pair.a if n % 2 else pair.b
+            r = httpx.post(
+                f"{gateway.url}/api/staff/login",
+                json={"email": f"guess{n}@example.com", "password": "not the password"},
+                headers={"origin": CONSOLE},
+                timeout=30,
+            )
+            codes.append(r.status_code)
+        assert codes[:10] == [401] * 10
+        assert codes[10] == 429
+    finally:
+        redis_cli("DEL", bucket)  # the next tests' consoles log in from here
 
 
 def test_connections_per_ip_are_capped_over_both_gateways(pair: Pair) -> None:
@@ -788,25 +781,3 @@ def test_killing_a_gateway_loses_nothing(pair: Pair) -> None:
         assert history[-1]["role"] == "bot"
         # B goes on answering the same conversation.
         assert again.probe("Is shipping insured?").answered
-
-
-def test_staff_logins_are_counted_over_both_gateways(pair: Pair) -> None:
-    """Ten logins a minute per address, wherever they land: a guesser spread over the
-    gateways gets no more tries than on one."""
-    bucket = f"{pair.prefix}:rate:staff-login:127.0.0.1"
-    redis_cli("DEL", bucket)  # the other tests' consoles logged in from here too
-    try:
-        codes = []
-        for n in range(11):
-            gateway = pair.a if n % 2 else pair.b
-            r = httpx.post(
-                f"{gateway.url}/api/staff/login",
-                json={"email": f"guess{n}@example.com", "password": "not the password"},
-                headers={"origin": CONSOLE},
-                timeout=30,
-            )
-            codes.append(r.status_code)
-        assert codes[:10] == [401] * 10
-        assert codes[10] == 429
-    finally:
-        redis_cli("DEL", bucket)  # the next tests' consoles log in from here

@@ -87,8 +87,8 @@ def fuzz_settings(base: Settings, database_url: str) -> Settings:
 def fuzz_gateway(live: Live, workdir: Path, backend: str) -> Iterator[Target]:
     with _database(backend, workdir) as database_url:
         s = fuzz_settings(live.settings, database_url)
-        with gateway_process(s, workdir / f"gateway-{backend}.log") as url:
-            target = Target(url, s.gateway_allowed_origins[0], database_url, backend)
+        with gateway_process(s, workdir / f"gateway-{backend}.log") as gateway:
+            target = Target(gateway.url, s.gateway_allowed_origins[0], database_url, backend)
             client, session = hello(target, None)
             with client:
                 assert client.probe().answered
