@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from sqlalchemy import create_engine, text
 
+from bot.gateway.chat import storable
 from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import free_port
 
@@ -280,7 +281,8 @@ def _is_db_id(v: Any) -> bool:
 FIELDS: dict[str, dict[str, Any]] = {
     "message": {
         "id": _is_client_id,
-        "text": lambda v: isinstance(v, str) and bool(v.strip()),
+        # What is left once stored (NUL goes: PostgreSQL refuses it) must say something.
+        "text": lambda v: isinstance(v, str) and bool(storable(v).strip()),
         "payload": lambda v: v is None or isinstance(v, str),
     },
     "feedback": {"message_id": _is_db_id, "value": lambda v: v in ("up", "down")},
@@ -310,7 +312,7 @@ def messages(draw: st.DrawFn) -> Frame:
     raw = encode(obj, draw(st.booleans()))
     if _has_surrogate(body) or (payload and _has_surrogate(payload)):
         return frame(raw, "any")  # may be stored with replacement characters, or refused
-    if not body.strip():
+    if not storable(body).strip():  # nothing left once NUL is dropped for storing
         return frame(raw, "bad")
     return frame(raw, "valid", ack=client_id)
 
