@@ -6,9 +6,11 @@ nothing lives in one gateway only."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -781,3 +783,82 @@ def test_killing_a_gateway_loses_nothing(pair: Pair) -> None:
         assert history[-1]["role"] == "bot"
         # B goes on answering the same conversation.
         assert again.probe("Is shipping insured?").answered
+
+
+def _raw_tab_that_never_reads(port: int, session: str) -> socket.socket:
+    """A WebSocket client that opens and then never reads: its buffers fill up."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(
+        (
+            f"GET /ws?sid={session} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    s.recv(1024)
+    return s
+
+
+def test_a_tab_that_stops_reading_holds_up_nobody_else() -> None:
+    """Frames from other gateways are delivered one after another: a tab whose buffers are
+    full is dropped after a short wait, and the next shopper still gets theirs."""
+    import uvicorn
+    import websockets
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    from bot.gateway.hub import Hub
+
+    prefix, port = f"knt-test-{uuid.uuid4().hex[:10]}", free_port()
+
+    async def scenario() -> float:
+        relay_b = Relay(
+            redis_client.connect(REDIS_URL), redis_client.connect(REDIS_URL, retries=0), prefix, "B"
+        )
+        relay_a = Relay(
+            redis_client.connect(REDIS_URL), redis_client.connect(REDIS_URL, retries=0), prefix, "A"
+        )
+        hub_b = Hub(relay=relay_b)
+
+        async def endpoint(ws: WebSocket) -> None:
+            await ws.accept()
+            session = ws.query_params["sid"]
+            hub_b.join(session, ws)
+            try:
+                while True:
+                    await ws.receive_text()
+            except Exception:
+                pass
+            finally:
+                hub_b.leave(session, ws)
+
+        app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        relaying = asyncio.create_task(relay_b.run())
+        while relay_b.state != "ok":
+            await asyncio.sleep(0.05)
+        good = await websockets.connect(f"ws://127.0.0.1:{port}/ws?sid=good")
+        bad = await asyncio.to_thread(_raw_tab_that_never_reads, port, "stalled")
+        try:
+            for _ in range(600):  # about 10 MB for the tab that reads nothing
+                await relay_a.publish("session", "stalled", {"type": "bot", "text": "x" * 16000})
+            started = time.monotonic()
+            await relay_a.publish("session", "good", {"type": "bot", "text": "hello"})
+            frame = json.loads(await asyncio.wait_for(good.recv(), 30))
+            assert frame["text"] == "hello"
+            return time.monotonic() - started
+        finally:
+            bad.close()
+            await good.close()
+            relaying.cancel()
+            server.should_exit = True
+            await serving
+
+    # Without the send timeout the good tab waits forever (the relay is stuck in send).
+    assert asyncio.run(scenario()) < 20

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import weakref
 from collections import defaultdict
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -19,9 +21,20 @@ from bot.gateway.relay import Relay
 CLOSE_RESYNC = 1012
 
 
+# A socket that takes longer than this for one frame is a tab that stopped reading (or a
+# client that reads on purpose slowly): it is closed, so that it holds up nobody (the
+# relay delivers every gateway's frames one after another). It reconnects and resyncs.
+SEND_TIMEOUT_SECONDS = 2.0
+CLOSE_TRY_AGAIN = 1013
+# Sockets closed for not reading: nothing more is sent to them (a close frame may be stuck
+# behind the full buffer; the idle timeout then ends the connection).
+_stalled: weakref.WeakSet[WebSocket] = weakref.WeakSet()
+
+
 async def send(ws: WebSocket, frame: dict[str, Any]) -> None:
-    """Send a frame; a tab that went away meanwhile is not an error."""
-    if ws.application_state != WebSocketState.CONNECTED:
+    """Send a frame; a tab that went away meanwhile is not an error, and one that does not
+    take it within SEND_TIMEOUT_SECONDS is closed."""
+    if ws.application_state != WebSocketState.CONNECTED or ws in _stalled:
         return
     # A socket closing meanwhile raises one of these, depending on where it went away.
     with contextlib.suppress(
@@ -31,7 +44,16 @@ async def send(ws: WebSocket, frame: dict[str, Any]) -> None:
         anyio.ClosedResourceError,
         anyio.BrokenResourceError,
     ):
-        await ws.send_text(json.dumps(frame, ensure_ascii=False))
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                await ws.send_text(json.dumps(frame, ensure_ascii=False))
+        except TimeoutError:
+            _stalled.add(ws)
+            # Its buffer is full: a close frame may not get through either; if it does
+            # not go out at once, the idle timeout ends the connection.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(0.5):
+                    await ws.close(code=CLOSE_TRY_AGAIN)
 
 
 async def close(ws: WebSocket, code: int) -> None:

@@ -11,15 +11,24 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MasterDownError, OutOfMemoryError, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # Redis answers in well under a millisecond: a gateway waits this long at most before it
 # carries on without it (counting limits itself, taking its own lock only).
 TIMEOUT_SECONDS = 2.0
 
-# What a lost, stopped or silent Redis raises. Anything else (a failing script, a bad
-# command) is a bug and is not caught as "Redis is away".
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
+# What a lost, stopped or silent Redis raises, or one that takes no writes for now (a
+# primary demoted in a failover, a replica cut from its primary, a full one with
+# noeviction). Anything else (a failing script, a bad command) is a bug and is not caught
+# as "Redis is away".
+UNAVAILABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ReadOnlyError,
+    OutOfMemoryError,
+    MasterDownError,
+)
 
 
 def connect(url: str, *, retries: int = 1) -> Redis:

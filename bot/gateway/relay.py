@@ -37,7 +37,10 @@ class Relay:
         subscription must be noticed: what was published meanwhile is gone)."""
         self.redis = redis
         self.subscriber = subscriber
-        self.channel = f"{prefix}:live"
+        # Pub/sub ignores the database number: two deployments on one Redis told apart
+        # only by "/1" and "/2" would hear each other without it in the channel's name.
+        db = redis.connection_pool.connection_kwargs.get("db", 0)
+        self.channel = f"{prefix}:{db}:live"
         self.gateway_id = gateway_id
         self.state = "connecting"  # "ok", or why not: shown by /healthz
         self._handlers: dict[str, Handler] = {}
