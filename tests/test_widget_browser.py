@@ -307,7 +307,7 @@ def test_markup_echoed_by_the_bot_is_shown_as_text(
     number, email = changeable_order
     payload = '<img src=x onerror="window.__xss=2">'
     open_chat(shop)
-    say(shop, f"I'd like to change the metal on order {number}")
+    say(shop, f"I'd like to change my order {number}")
     bot_says(shop, "e-mail")
     say(shop, email)
     bot_says(shop, "What would you like to change")
