@@ -241,8 +241,10 @@ class OrderFormValidation(FormValidationAction, ABC):
             # What was chosen for the other order is not chosen for this one (a "yes" in
             # this message is refused by validate_confirm). What this message says about
             # the new order itself ("exchange KNT-1005 instead") is validated after this.
-            said_now = set(tracker.slots_to_validate()) - {"confirm"}
-            slots |= {name: None for name in REQUEST_SLOTS if name not in said_now}
+            # (A request that starts with this message kept only what the message said.)
+            if not started_now(tracker):
+                said_now = set(tracker.slots_to_validate()) - {"confirm"}
+                slots |= {name: None for name in REQUEST_SLOTS if name not in said_now}
         elif email and "email" not in tracker.slots_to_validate():
             # The e-mail came earlier; with both in this message, validate_email verifies.
             slots |= await self._verify(dispatcher, tracker, number, email)
