@@ -178,22 +178,33 @@ class RasaClient:
     def _api(server: str, sender_id: str, tail: str) -> str:
         return f"{server}/conversations/{quote(sender_id, safe='')}/{tail}"
 
+    async def _api_request(
+        self, method: str, server: str, sender_id: str, tail: str, **kwargs: Any
+    ) -> httpx.Response:
+        """One call to `server`'s HTTP API about this conversation; a server that cannot be
+        reached at all (RasaUnreachable: try the next) is told apart from a failed call."""
+        try:
+            return await self._http.request(
+                method, self._api(server, sender_id, tail), headers=self._api_headers, **kwargs
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise RasaUnreachable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+
     async def _events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         """Append events to the conversation's tracker."""
 
         async def post(server: str) -> httpx.Response:
-            try:
-                return await self._http.post(
-                    self._api(server, sender_id, "tracker/events"),
-                    params={"include_events": "NONE"},
-                    headers=self._api_headers,
-                    json=events,
-                    timeout=10,
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise RasaUnreachable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
-            except httpx.HTTPError as exc:
-                raise RasaUnavailable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+            return await self._api_request(
+                "POST",
+                server,
+                sender_id,
+                "tracker/events",
+                params={"include_events": "NONE"},
+                json=events,
+                timeout=10,
+            )
 
         r = await self._first_reachable(sender_id, post)
         if r.status_code != 200:
@@ -221,17 +232,9 @@ class RasaClient:
         message, paused)."""
 
         async def get(server: str) -> httpx.Response:
-            try:
-                return await self._http.get(
-                    self._api(server, sender_id, "tracker"),
-                    params={"include_events": events},
-                    headers=self._api_headers,
-                    timeout=5,
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise RasaUnreachable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
-            except httpx.HTTPError as exc:
-                raise RasaUnavailable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+            return await self._api_request(
+                "GET", server, sender_id, "tracker", params={"include_events": events}, timeout=5
+            )
 
         r = await self._first_reachable(sender_id, get)
         if r.status_code != 200:
