@@ -101,14 +101,14 @@ def test_change_normalises_the_value_then_a_second_change_is_refused(live):
     done = texts(live.say(s, "yes"))
     assert re.search(r"CHG-\w+", done) and "one change this order allows" in done
     again = texts(live.say(s, "can you also change the ring size on my order to 7"))
-    assert "one chance to change a single item" in again
+    assert "one chance to change" in again
 
 
 def test_order_whose_change_is_used_is_refused_with_a_person_offered(live):
     s = new_sender()
     live.say(s, "change my order KNT-1004")
     reply = live.say(s, "dan@example.com")
-    assert "one chance to change a single item" in texts(reply)
+    assert "one chance to change" in texts(reply)
     assert any(b["payload"] == "/human_handoff" for r in reply for b in r.get("buttons") or [])
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+
 import pytest
 
 from bot.faq.text import Lemmatizer
+from bot.settings import PROJECT_ROOT
+from bot.shopper import process_wide
 from bot.shopper.catalogue_match import match
 from bot.shopper.identifiers import normalize_email, normalize_order_number
 from bot.shopper.order_replies import status_message
-from bot.shopper.refusals import explain, refusal_reason
+from bot.shopper.refusals import QUOTED_RULES, explain, refusal_reason, store_says
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +160,10 @@ def test_status_in_house_finance_shows_progress():
         ("not_shipped", "within 45 days from the shipping-confirmation date"),
         ("outside_return_window", "within 45 days"),
         ("outside_return_window", "ended on November 10, 2026"),
-        ("change_already_used", "one chance to change a single item"),
-        ("not_cancellable", "only while they are still in production"),
+        ("change_already_used", "you have one chance to change"),
+        ("not_cancellable", "still in the production phase, you can request to cancel"),
+        ("not_shipped", "still in the production phase, you can request to cancel"),
+        ("outside_return_window", "free lifetime warranty against manufacturing flaws"),
         ("order_shipped", "return or exchange it within 45 days"),
         ("invalid_value", "ruby, emerald"),
         ("something_new", "A person from our team can help"),
@@ -172,6 +179,47 @@ def test_refusals_quote_the_store_rules(reason, must_say):
     assert "30" not in text  # the backend's window (45 days here), never a number of its own
     if reason in ("not_shipped", "not_cancellable"):
         assert buttons and all(b["payload"].startswith("/") for b in buttons)
+
+
+def test_every_rule_a_refusal_quotes_is_in_the_stores_faq():
+    for rule in QUOTED_RULES:
+        sentence = store_says(rule)
+        assert rule[1] in sentence.lower()
+        assert not re.search(r"\d", sentence)  # numbers are the backend's, never the FAQ's
+
+
+def test_a_refusal_follows_the_faq_when_the_store_edits_it(tmp_path, monkeypatch):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(PROJECT_ROOT / "faq_corpus", corpus)
+    orders = corpus / "01_my_orders.yml"
+    text = orders.read_text(encoding="utf-8")
+    assert "you have one chance to change to a single item" in text
+    orders.write_text(
+        text.replace(
+            "you have one chance to change to a single item",
+            "you have one chance to change one item, free of charge",
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FAQ_CORPUS_DIR", str(corpus))
+    process_wide.reset()
+    try:
+        said, _ = explain("change_already_used", {"order_number": "KNT-1004"})
+        assert "you have one chance to change one item, free of charge." in said
+        # An entry the store deleted costs the reply a sentence, never the action.
+        (corpus / "04_returns_refund.yml").write_text(
+            (corpus / "04_returns_refund.yml")
+            .read_text(encoding="utf-8")
+            .replace("production phase", "making stage"),
+            encoding="utf-8",
+        )
+        process_wide.reset()
+        said, _ = explain("not_cancellable", {"order_number": "KNT-1001"})
+        assert said.startswith("KNT-1001 has already shipped, so it can't be cancelled.")
+        assert "production" not in said and "return it within" in said
+    finally:
+        monkeypatch.delenv("FAQ_CORPUS_DIR")
+        process_wide.reset()
 
 
 def test_an_already_cancelled_order_is_worded_from_the_backends_reason_and_status():

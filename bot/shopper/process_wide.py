@@ -1,6 +1,6 @@
 """The action server's process-wide services, built on first use (never at import) and
-then shared: the FAQ engine (loaded once per process, not per message), the
-unanswered-question log and the order backend's client. Settings come from
+then shared: the FAQ engine (loaded once per process, not per message), the FAQ
+text, the unanswered-question log and the order backend's client. Settings come from
 `bot.settings.get_settings()`, the one way to get them. Tests call `reset()` after
 changing the environment.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from bot.faq.corpus import Corpus, load_corpus
 from bot.faq.engine import FaqEngine
 from bot.faq.text import Lemmatizer
 from bot.faq.unanswered import UnansweredLog
@@ -19,6 +20,12 @@ from bot.shopper.order_backend import OrderClient
 @lru_cache(maxsize=1)
 def faq_engine() -> FaqEngine:
     return FaqEngine.load(get_settings())
+
+
+@lru_cache(maxsize=1)
+def faq_corpus() -> Corpus:
+    """The store's FAQ text alone (no model): what refusals quote as the store's rules."""
+    return load_corpus(get_settings().faq_corpus_dir)
 
 
 @lru_cache(maxsize=1)
@@ -37,5 +44,5 @@ def lemmatizer() -> Lemmatizer:
 
 
 def reset() -> None:
-    for cached in (get_settings, faq_engine, unanswered_log, order_client):
+    for cached in (get_settings, faq_engine, faq_corpus, unanswered_log, order_client):
         cached.cache_clear()

@@ -3,17 +3,54 @@
 Keys are the order backend's machine-readable refusal reasons, from its order view
 (`possible`) before a request or its 409 answer to one: the bot has no rules of its own.
 Every number and date of a rule comes from the backend's view (`return_window_days`,
-`return_window_ends`), never from here.
+`return_window_ends`), never from here; a rule without a number (one change per order,
+cancelling while in production, the lifetime warranty) is quoted from the store's FAQ
+text, so editing the FAQ changes what the bot says.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
+from bot.shopper import process_wide
 from bot.shopper.buttons import CANCEL, CHANGE, START_RETURN, talk_to_person
 from bot.shopper.dates import long_date
 
+log = logging.getLogger(__name__)
+
 TALK = talk_to_person()
+
+# (FAQ entry, a phrase of the sentence to quote). Only sentences without a policy number:
+# numbers are the backend's, and the FAQ's "30 days" would contradict a changed window.
+CANCEL_RULE = ("returns_cancel_order", "production phase")
+CHANGE_RULE = ("orders_change_item", "one chance")
+WARRANTY_RULE = ("orders_warranty_other_jewelry", "lifetime warranty")
+QUOTED_RULES = (CANCEL_RULE, CHANGE_RULE, WARRANTY_RULE)
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def store_says(rule: tuple[str, str]) -> str:
+    """The sentence of the store's FAQ answer that states `rule`, verbatim; "" (and a
+    warning in the log) when the FAQ no longer has it, so a reply loses a sentence
+    instead of the action failing."""
+    entry_id, phrase = rule
+    try:
+        answer = process_wide.faq_corpus().get(entry_id).answer
+    except KeyError:
+        log.warning("FAQ entry %r is gone: a refusal no longer quotes its rule", entry_id)
+        return ""
+    for sentence in _SENTENCE_END.split(answer.strip()):
+        if phrase.lower() in sentence.lower():
+            return sentence
+    log.warning("FAQ entry %r no longer says %r: a refusal skips that rule", entry_id, phrase)
+    return ""
+
+
+def _join(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
 
 
 def refusal_reason(order: dict[str, Any], request: str) -> str | None:
@@ -44,19 +81,23 @@ def explain(
     extra = extra or {}
     if reason == "not_shipped":
         return (
-            "Returns and exchanges start once an order has shipped: you can then return or "
-            f"exchange it {_window(order)}. {number} hasn't shipped yet. While it's in "
-            "production you can still cancel it, or make the one allowed change (gemstone, "
-            "metal colour or ring size).",
+            _join(
+                f"{number} hasn't shipped yet: once it has, you can return or exchange it "
+                f"{_window(order)}.",
+                store_says(CANCEL_RULE),
+                store_says(CHANGE_RULE),
+            ),
             [CANCEL, CHANGE, TALK],
         )
     if reason == "outside_return_window":
         ended = long_date(extra.get("window_ended_on") or order.get("return_window_ends"))
         return (
-            f"You can return or exchange an item {_window(order)}; for {number} that window "
-            f"ended on {ended}. If something is wrong with the "
-            "piece, our free lifetime warranty covers manufacturing flaws, and a person from "
-            "our team can help with that.",
+            _join(
+                f"You can return or exchange an item {_window(order)}; for {number} that "
+                f"window ended on {ended}.",
+                store_says(WARRANTY_RULE),
+                "If something is wrong with the piece, a person from our team can help.",
+            ),
             [TALK],
         )
     if reason == "return_already_open":
@@ -67,9 +108,11 @@ def explain(
         )
     if reason == "change_already_used":
         return (
-            "After submitting an order you have one chance to change a single item, and "
-            f"{number} has already used it. A person from our team can look at what's "
-            "possible.",
+            _join(
+                store_says(CHANGE_RULE),
+                f"{number} has already used it. A person from our team can look at what's "
+                "possible.",
+            ),
             [TALK],
         )
     if reason == "order_cancelled" or (
@@ -84,9 +127,11 @@ def explain(
         )
     if reason == "not_cancellable":
         return (
-            f"{number} has already shipped, so it can't be cancelled: orders can be cancelled "
-            f"only while they are still in production. You can return it {_window(order)} "
-            "for a full refund.",
+            _join(
+                f"{number} has already shipped, so it can't be cancelled.",
+                store_says(CANCEL_RULE),
+                f"You can return it {_window(order)}.",
+            ),
             [START_RETURN, TALK],
         )
     if reason == "invalid_value":
