@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -109,6 +109,24 @@ class ValidateReturnForm(OrderFormValidation):
                 f"{ring_size_range()}, in half sizes (for example 6 or 6.5)."
             )
         return {"exchange_size": size}
+
+
+class ActionAskExchangeSize(Action):
+    """The size question, with the sizes the catalogue makes (not typed into domain.yml)."""
+
+    def name(self) -> str:
+        return "action_ask_exchange_size"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        current = chosen_item(tracker).get("ring_size")
+        now = f" (now: {current})" if current else ""
+        dispatcher.utter_message(
+            text=f"Which ring size would you like instead{now}? US sizes {ring_size_range()}, "
+            "half sizes too."
+        )
+        return []
 
 
 def return_kind(tracker: Tracker) -> str:

@@ -10,6 +10,8 @@ import re
 
 import pytest
 
+from bot.catalogue import ring_size_range
+
 from .actions_helpers import new_order
 from .live import new_sender, texts
 
@@ -44,7 +46,8 @@ def test_what_the_request_said_is_not_asked_again(live, before):
     live.say(s, "I'd like to exchange my ring from order KNT-1002, it's too big")
     # Kind and reason came with the request: straight from the e-mail to the size.
     asked = texts(live.say(s, "ben@example.com"))
-    assert "Which ring size would you like instead?" in asked
+    # The size question words the catalogue's sizes and the ring's own (KNT-1002's is 7).
+    assert f"Which ring size would you like instead (now: 7)? US sizes {ring_size_range()}" in asked
     assert ASKS_KIND not in asked and ASKS_REASON not in asked
     summary = texts(live.say(s, "5.5"))
     assert "To confirm: exchange" in summary and "for size 5.5" in summary
@@ -72,7 +75,7 @@ def test_its_too_big_is_an_exchange_for_another_size_confirmed_with_the_shopper(
     assert ASKS_KIND in texts(live.say(s, email))
     taken = texts(live.say(s, "it's too big"))
     assert "An exchange for another size" in taken
-    assert "Which ring size would you like instead?" in taken
+    assert "Which ring size would you like instead (now: 6)?" in taken
     assert ASKS_REASON not in taken  # "it's too big" is the reason too
     summary = texts(live.say(s, "half a size smaller"))  # from the ring's size 6
     assert "To confirm: exchange" in summary and "for size 5.5" in summary
