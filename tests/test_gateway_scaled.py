@@ -30,7 +30,7 @@ from websockets.sync.client import ClientConnection, connect
 from bot.gateway import redis_client
 from bot.gateway.connections import ConnectionCap
 from bot.gateway.locks import RELEASE, ConversationLocks
-from bot.gateway.rasa_client import RasaClient, RasaUnavailable, rank
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable, RasaUnreachable, rank
 from bot.gateway.ratelimit import Buckets, RateLimiter
 from bot.gateway.relay import Relay
 from bot.gateway.transcripts import TranscriptStore, chat_messages
@@ -389,6 +389,43 @@ def test_a_conversation_sticks_to_its_rasa_server_and_moves_while_it_is_down(liv
             await only_dead.aclose()
 
     asyncio.run(talk())
+
+
+def test_a_gateway_out_of_connections_keeps_the_message_and_the_server_up() -> None:
+    """A full connection pool is this gateway's overload, not the server's death: the
+    message is kept (RasaUnavailable) and the server keeps its place."""
+
+    async def run() -> None:
+        accepted = asyncio.Event()
+
+        async def never_answer(reader: asyncio.StreamReader, _: asyncio.StreamWriter) -> None:
+            accepted.set()
+            await reader.read()  # holds the connection until the client closes it
+
+        server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+        slow = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        client = RasaClient([slow, DEAD_RASA], 30)
+        await client._http.aclose()
+        client._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(30, pool=0.2), limits=httpx.Limits(max_connections=1)
+        )
+        conversation = next(
+            c for c in (f"c{i}" for i in range(100)) if rank(client.servers, c)[0] == slow
+        )
+        try:
+            first = asyncio.create_task(client.send(conversation, "hello"))
+            await asyncio.wait_for(accepted.wait(), 10)  # the one connection is taken
+            with pytest.raises(RasaUnavailable) as busy:
+                await client.send(conversation, "hello again")
+            assert not isinstance(busy.value, RasaUnreachable)
+            assert "busy" in str(busy.value)
+            assert client.order(conversation) == [slow, DEAD_RASA]
+            first.cancel()
+        finally:
+            await client.aclose()
+            server.close()
+
+    asyncio.run(run())
 
 
 def test_a_shoppers_two_tabs_on_two_gateways_see_the_answer_once(pair: Pair) -> None:

@@ -58,6 +58,11 @@ def rank(servers: list[str], conversation_id: str) -> list[str]:
     )
 
 
+# Every connection of this gateway's pool is busy: this gateway is overloaded, not the
+# server, which must not be marked down (that would move all its conversations away).
+BUSY = "all of this gateway's connections to Rasa are busy"
+
+
 class RasaClient:
     def __init__(
         self,
@@ -114,8 +119,10 @@ class RasaClient:
         async def post(server: str) -> httpx.Response:
             try:
                 return await self._http.post(f"{server}/webhooks/rest/webhook", json=body)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 raise RasaUnreachable(f"cannot reach Rasa: {type(exc).__name__}") from exc
+            except httpx.PoolTimeout as exc:
+                raise RasaUnavailable(BUSY) from exc
             except httpx.TimeoutException as exc:
                 raise RasaTimedOut(f"Rasa did not answer in time ({type(exc).__name__})") from exc
             except httpx.HTTPError as exc:
@@ -187,8 +194,10 @@ class RasaClient:
             return await self._http.request(
                 method, self._api(server, sender_id, tail), headers=self._api_headers, **kwargs
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise RasaUnreachable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
+        except httpx.PoolTimeout as exc:
+            raise RasaUnavailable(BUSY) from exc
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"cannot reach Rasa's API: {type(exc).__name__}") from exc
 
