@@ -36,6 +36,7 @@ from bot.gateway.relay import Relay
 from bot.gateway.transcripts import TranscriptStore, chat_messages
 from bot.rasa_auth import rasa_auth_headers
 from bot.settings import Settings
+from bot.staff.desk import StaffHub
 from bot.supervisor import free_port
 
 from .live import Gateway
@@ -424,6 +425,22 @@ def test_a_gateway_out_of_connections_keeps_the_message_and_the_server_up() -> N
         finally:
             await client.aclose()
             server.close()
+
+    asyncio.run(run())
+
+
+def test_agents_of_a_silent_gateway_are_forgotten_and_so_is_the_gateway() -> None:
+    async def run() -> None:
+        hub = StaffHub()
+        await hub._presence("gone", {"agents": [1, 2]})
+        await hub._presence("alive", {"agents": [2, 3]})
+        assert hub.online() == 3
+        ids, _ = hub._remote["gone"]
+        hub._remote["gone"] = (ids, time.monotonic() - 1)  # silent past PRESENCE_EXPIRES
+        assert hub.online() == 2
+        await hub._presence("alive", {"agents": [3]})
+        # Every start of a gateway is a new id: the silent ones must not pile up.
+        assert set(hub._remote) == {"alive"} and hub.online() == 1
 
     asyncio.run(run())
 

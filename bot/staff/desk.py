@@ -145,7 +145,11 @@ class StaffHub:
         if gateway_id not in self._remote:
             self._presence_changed.set()  # a gateway new to us: tell it ours at once
         ids = frozenset(int(i) for i in frame.get("agents", ()))
-        self._remote[gateway_id] = (ids, time.monotonic() + PRESENCE_EXPIRES)
+        now = time.monotonic()
+        # Gateways come and go (each start is a new id): forget the silent ones.
+        for silent in [g for g, (_, expires) in self._remote.items() if expires <= now]:
+            del self._remote[silent]
+        self._remote[gateway_id] = (ids, now + PRESENCE_EXPIRES)
 
     async def announce(self) -> None:
         """Tell the other gateways which agents are here (a background task), at once
