@@ -733,6 +733,51 @@ def test_a_cut_subscription_is_noticed_and_the_sockets_resync(tmp_path: Path) ->
     assert events == ["resync"]
 
 
+def test_a_redis_that_refuses_the_channel_is_said_and_tried_again(tmp_path: Path) -> None:
+    """An ACL without the pub/sub commands is a deployment error: the relay says so (in
+    /healthz's state and the log), never raises into a shopper's turn, and does not stop
+    trying: once the ACL is fixed it subscribes and resyncs its sockets."""
+    port = free_port()
+    admin_url = f"redis://127.0.0.1:{port}/0"
+    url = f"redis://gw:secret@127.0.0.1:{port}/0"
+
+    async def run() -> tuple[list[str], list[str]]:
+        admin = redis_client.connect(admin_url)
+        await admin.execute_command(
+            "ACL", "SETUSER", "gw", "on", ">secret", "~*", "&*", "+@all", "-subscribe", "-publish"
+        )
+        relay = Relay(redis_client.connect(url), redis_client.connect(url, retries=0), "acl", "g")
+        events: list[str] = []
+
+        async def resync() -> None:
+            events.append("resync")
+
+        relay.on_resync(resync)
+        running = asyncio.create_task(relay.run())
+        states: list[str] = []
+        while not relay.state.startswith("refused"):
+            assert not running.done(), running
+            await asyncio.sleep(0.05)
+        states.append(relay.state)
+        await relay.publish("message", "c1", {"n": 1})  # refused: said, not raised
+        assert not running.done()
+        await admin.execute_command("ACL", "SETUSER", "gw", "+subscribe", "+publish")
+        while relay.state != "ok" or not events:
+            assert not running.done(), running
+            await asyncio.sleep(0.05)
+        states.append(relay.state)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        for client in (admin, relay.redis, relay.subscriber):
+            await client.aclose()
+        return states, events
+
+    with redis_server(port, tmp_path):
+        states, events = asyncio.run(asyncio.wait_for(run(), 30))
+    assert states == ["refused: NoPermissionError", "ok"]
+    assert events == ["resync"]
+
+
 def test_a_gateway_that_loses_redis_says_so_serves_on_and_resyncs_its_sockets(
     pair: Pair, tmp_path: Path
 ) -> None:

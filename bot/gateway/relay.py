@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.gateway.redis_client import UNAVAILABLE
@@ -62,6 +63,12 @@ class Relay:
         except UNAVAILABLE as exc:
             # The other gateways' sockets miss it; they resync when Redis is back.
             self._unpublished.warning("a live frame reached this gateway only: %s", exc)
+        except RedisError as exc:
+            # Redis answers but refuses (an ACL without PUBLISH on the channel, say): a
+            # deployment error, said loudly; the shopper's own turn still goes on here.
+            self._unpublished.warning(
+                "Redis refused a live frame (check GATEWAY_REDIS_URL's user and ACL): %s", exc
+            )
 
     async def run(self) -> None:
         """Stay subscribed (a background task): deliver, and subscribe again when lost."""
@@ -100,7 +107,17 @@ class Relay:
             except UNAVAILABLE as exc:
                 if not lost:
                     log.warning("live delivery between gateways lost: %s", exc)
-                self.state, lost = f"unreachable: {exc}", True
+                self.state, lost = f"unreachable: {type(exc).__name__}", True
+            except RedisError as exc:
+                # Redis answers but refuses to subscribe (an ACL without SUBSCRIBE, say):
+                # not a reason to stop trying quietly; it works once the ACL is fixed.
+                if not lost:
+                    log.error(
+                        "Redis refused the live channel (check GATEWAY_REDIS_URL's user "
+                        "and ACL): %s",
+                        exc,
+                    )
+                self.state, lost = f"refused: {type(exc).__name__}", True
             finally:
                 await messages.aclose()
             await asyncio.sleep(pause)
