@@ -136,10 +136,13 @@ def flatten_turn_cost() -> None:
     turning the whole history into dialogue states for every prediction, walking all
     events for `applied_events()`, matching rules against every state, replaying all
     events to copy the tracker before each action, encoding the whole tracker for the
-    action server with `json.dumps`. Each fix is in
+    action server with `json.dumps`, and sending it every event. Each fix is in
     rasa_runtime/speedups/ with its measured reason; Rasa's answers stay exactly the same
     (tests/test_rasa_runtime_turn_cost.py)."""
-    from rasa_runtime.speedups.action_payload import encode_action_payloads_with_ujson
+    from rasa_runtime.speedups.action_payload import (
+        encode_action_payloads_with_ujson,
+        send_recent_events,
+    )
     from rasa_runtime.speedups.dialogue_states import (
         memoize_applied_events,
         memoize_dialogue_states,
@@ -156,6 +159,7 @@ def flatten_turn_cost() -> None:
     cheap_tracker_copy()
     cache_sql_trackers()  # after speed_up_sql_tracker_store: it wraps that _retrieve
     encode_action_payloads_with_ujson()
+    send_recent_events()
 
 
 def store_env(environ: MutableMapping[str, str]) -> None:

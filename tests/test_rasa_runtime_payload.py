@@ -1,11 +1,13 @@
 """rasa_runtime/speedups/action_payload.py (issue 11): the tracker Rasa posts to the action
-server is encoded with ujson, and the action server receives the same JSON as before.
+server carries the events of the last three user messages only and is encoded with ujson;
+everything else the action server receives is the same JSON as before.
 
 Through Rasa's own path (RemoteAction.run, its EndpointConfig and aiohttp session) to a
 real HTTP server in Rasa's Python (.venv-rasa), as the launcher runs it: the body that
 arrives is ujson's text (the hook is installed) and parses to exactly what Rasa's
-`json.dumps` of the same payload parses to, with the whole tracker (every event), floats,
-non-ASCII text, slashes and None. What ujson refuses is left to `json.dumps`.
+`json.dumps` of the same payload parses to, with floats, non-ASCII text, slashes and None;
+compared with the unpatched request, only the events are shorter. What ujson refuses is
+left to `json.dumps`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ for turn in range(30):
     ]
 tracker = DialogueStateTracker.from_dict("s/ü", [e.as_dict() for e in events], domain.slots)
 received = []
+unpatched = []
 
 async def handle(request):
     received.append(await request.read())
@@ -64,6 +67,8 @@ async def main():
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     await call("action_before", port)
+    whole = RemoteAction("action_before", None)._action_call_format(tracker, domain)
+    unpatched.append(json.dumps(whole))
     from rasa_runtime.launch import flatten_turn_cost
     flatten_turn_cost()
     await call("action_after", port)
@@ -82,6 +87,7 @@ print(json.dumps({
     "before": received[0].decode(),
     "after": received[1].decode(),
     "rasa_json": json.dumps(expected),
+    "rasa_json_before": unpatched[0],
     "ujson": dumps(expected),
     "events": len(tracker.events),
     "fallbacks": [dumps([2**70]), dumps([math.nan, math.inf])],
@@ -94,13 +100,23 @@ def test_action_server_receives_the_same_json_encoded_by_ujson() -> None:
     result = in_rasa(THROUGH_RASA)
     before, after = result["before"], result["after"]
     # Unpatched, aiohttp's json.dumps (its ", " separators); patched, ujson's text.
-    assert before == result["rasa_json"].replace('"action_after"', '"action_before"')
+    assert before == result["rasa_json_before"]
     assert after == result["ujson"]
     assert after != result["rasa_json"]
-    # The same JSON: the whole tracker, every value as Rasa's json.dumps wrote it.
+    # The same JSON, every value as Rasa's json.dumps wrote it.
     sent = json.loads(after)
     assert sent == json.loads(result["rasa_json"])
-    assert len(sent["tracker"]["events"]) == result["events"] == 151
+    # Unpatched Rasa sent every event; patched, the events from the third last user
+    # message on (5 events a turn here), and every other field as it was.
+    whole = json.loads(before)
+    assert len(whole["tracker"]["events"]) == result["events"] == 151
+    assert sent["tracker"]["events"] == whole["tracker"]["events"][-15:]
+    assert sent["tracker"]["events"][0]["event"] == "user"
+    assert sent["tracker"].pop("events") != whole["tracker"].pop("events")
+    assert sent["tracker"] == whole["tracker"]  # slots, latest message, loop, ...
+    assert sent["domain"] == whole["domain"] and sent["version"] == whole["version"]
+    assert {sent.pop("next_action"), whole.pop("next_action")} == {"action_after", "action_before"}
+    assert sent == whole
     assert sent["sender_id"] == "s/ü"
     assert "\\u00eb" in after  # ASCII only, as json.dumps writes it
     assert "https://example.com/a/b" in after  # slashes not escaped
@@ -108,3 +124,41 @@ def test_action_server_receives_the_same_json_encoded_by_ujson() -> None:
     # json.dumps's to encode, or to refuse with its own error.
     assert result["fallbacks"] == [f"[{2**70}]", "[NaN,Infinity]"]
     assert result["refused"] == "Object of type object is not JSON serializable"
+
+
+RECENT = """
+import json
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+from rasa_runtime.speedups.action_payload import recent_events
+
+def turns(n):
+    events = [ActionExecuted("action_session_start"), SessionStarted()]
+    events.append(ActionExecuted("action_listen"))
+    for i in range(n):
+        events += [UserUttered(f"m{i}"), BotUttered(f"r{i}"), ActionExecuted("action_listen")]
+    return events
+
+def names(events):
+    return [getattr(e, "text", None) or type(e).__name__ for e in events]
+
+print(json.dumps({str(n): names(recent_events(turns(n))) for n in (0, 2, 3, 5)}))
+"""
+
+
+def test_recent_events_start_at_the_third_last_user_message_or_keep_everything() -> None:
+    got = in_rasa(RECENT)
+    start = ["ActionExecuted", "SessionStarted", "ActionExecuted"]
+    assert got["0"] == start  # no user message yet: everything
+    assert got["2"] == [*start, "m0", "r0", "ActionExecuted", "m1", "r1", "ActionExecuted"]
+    assert got["3"][0] == "m0" and len(got["3"]) == 9
+    assert got["5"] == [
+        "m2",
+        "r2",
+        "ActionExecuted",
+        "m3",
+        "r3",
+        "ActionExecuted",
+        "m4",
+        "r4",
+        "ActionExecuted",
+    ]

@@ -1,8 +1,15 @@
-"""The JSON that Rasa posts to the action server, encoded with ujson.
+"""The JSON that Rasa posts to the action server: the recent events only, encoded with ujson.
 
-Every custom action sends the whole tracker (all events of the session) to the action
-server; our actions read those events (actions/inputs.py `offered_before`), so the
-payload stays whole. Rasa hands it to aiohttp, which encodes it with `json.dumps`:
+Rasa sends the whole tracker (every event of the conversation) with every custom action
+call, so each call of a long conversation cost more than the last. Our actions read
+events only around the latest messages (actions/inputs.py `offered_before`: the bot's
+reply before the latest message; actions/verification.py `started_now`: since the latest
+message; rasa-sdk's `slots_to_validate()`: the slot events after the last action); the
+slots, the latest message, the active loop and the rest of the tracker's state are sent
+whole, as Rasa computes them. So `send_recent_events` sends the events from the
+RECENT_USER_TURNS-th last user message on (one turn more than any action reads).
+
+Rasa hands the payload to aiohttp, which encodes it with `json.dumps`:
 measured 1.6 ms for the 54 KB of a 110-event tracker (bench/turn_cost.py's conversations
 at turn 40), 0.8 ms with ujson, and it grows with every turn. A whole call of a custom
 action in Rasa (encode, post, read the reply) on a 193-event tracker: 3.1 ms p50 with
@@ -23,9 +30,13 @@ events), and a payload that `json.dumps` refused never reached the action server
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import ujson
+
+# Events of the last three user messages (and what followed them) go to the action server.
+RECENT_USER_TURNS = 3
 
 
 def dumps(payload: Any) -> str:
@@ -57,3 +68,55 @@ def encode_action_payloads_with_ujson() -> None:
 
     session.encodes_with_ujson = True  # type: ignore[attr-defined]
     EndpointConfig.session = session  # type: ignore[method-assign]
+
+
+def recent_events(events: Sequence[Any], user_turns: int = RECENT_USER_TURNS) -> list[Any]:
+    """The events from the `user_turns`-th last user message on; all of them when the
+    conversation has fewer user messages. Walks back from the end only."""
+    from rasa.shared.core.events import UserUttered
+
+    tail: list[Any] = []
+    seen = 0
+    for event in reversed(events):
+        tail.append(event)
+        if isinstance(event, UserUttered):
+            seen += 1
+            if seen == user_turns:
+                break
+    tail.reverse()
+    return tail
+
+
+def send_recent_events() -> None:
+    """Rasa's request to the action server (`RemoteAction._action_call_format`, Rasa 3.6)
+    carries the recent events instead of all of them; every other field is Rasa's."""
+    import rasa
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.trackers import EventVerbosity
+
+    original = RemoteAction._action_call_format
+    if getattr(original, "sends_recent_events", False):
+        return  # installed already
+    if not rasa.__version__.startswith("3.6."):
+        raise RuntimeError(
+            f"rasa_runtime/speedups/action_payload.py was written for Rasa 3.6, not "
+            f"{rasa.__version__}: check RemoteAction._action_call_format and update it"
+        )
+
+    def _action_call_format(self: Any, tracker: Any, domain: Any) -> dict[str, Any]:
+        state = tracker.current_state(EventVerbosity.NONE)
+        state["events"] = [event.as_dict() for event in recent_events(tracker.events)]
+        result = {
+            "next_action": self._name,
+            "sender_id": tracker.sender_id,
+            "tracker": state,
+            "version": rasa.__version__,
+        }
+        if not self._is_selective_domain_enabled() or (
+            domain.does_custom_action_explicitly_need_domain(self.name())
+        ):
+            result["domain"] = domain.as_dict()
+        return result
+
+    _action_call_format.sends_recent_events = True  # type: ignore[attr-defined]
+    RemoteAction._action_call_format = _action_call_format
