@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import create_engine, select
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -32,7 +34,7 @@ from bot.gateway.connections import ConnectionCap
 from bot.gateway.locks import RELEASE, ConversationLocks
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable, RasaUnreachable, rank
 from bot.gateway.ratelimit import Buckets, RateLimiter
-from bot.gateway.relay import Relay
+from bot.gateway.relay import Relay, frame_key
 from bot.gateway.transcripts import TranscriptStore, chat_messages
 from bot.rasa_auth import rasa_auth_headers
 from bot.settings import Settings
@@ -52,6 +54,7 @@ SHOP = "http://shop.test"
 CONSOLE = "http://console.test"
 DEAD_RASA = f"http://127.0.0.1:{free_port()}"  # nothing listens there
 MAX_CONNECTIONS = 4  # per IP, over both gateways
+KEY = frame_key("a test's gateway secret")
 SESSION_BURST = 5  # messages one session may send (the rate refills next to nothing here)
 
 
@@ -698,8 +701,8 @@ def test_a_cut_subscription_is_noticed_and_the_sockets_resync(tmp_path: Path) ->
 
     async def run() -> tuple[list[object], list[str]]:
         publisher = redis_client.connect(url)
-        here = Relay(publisher, redis_client.connect(url, retries=0), "cut", "here")
-        there = Relay(publisher, redis_client.connect(url, retries=0), "cut", "there")
+        here = Relay(publisher, redis_client.connect(url, retries=0), "cut", "here", key=KEY)
+        there = Relay(publisher, redis_client.connect(url, retries=0), "cut", "there", key=KEY)
         frames: list[object] = []
         events: list[str] = []
 
@@ -733,6 +736,49 @@ def test_a_cut_subscription_is_noticed_and_the_sockets_resync(tmp_path: Path) ->
     assert events == ["resync"]
 
 
+def test_frames_without_the_deployments_signature_are_dropped() -> None:
+    """Whoever can publish on the channel but lacks GATEWAY_SECRET (an unsigned frame, or
+    one signed with another secret) reaches no socket; the gateways' own frames do."""
+    prefix = f"knt-test-{uuid.uuid4().hex[:10]}"
+
+    async def run() -> list[object]:
+        here = Relay(
+            redis_client.connect(REDIS_URL),
+            redis_client.connect(REDIS_URL, retries=0),
+            prefix,
+            "here",
+            key=KEY,
+        )
+        ours = Relay(here.redis, here.subscriber, prefix, "ours", key=KEY)
+        theirs = Relay(here.redis, here.subscriber, prefix, "theirs", key=frame_key("other"))
+        delivered: list[object] = []
+
+        async def deliver(key: str, frame: dict[str, Any]) -> None:
+            delivered.append(frame["n"])
+
+        here.on("session", deliver)
+        running = asyncio.create_task(here.run())
+        while here.state != "ok":
+            await asyncio.sleep(0.05)
+        unsigned = json.dumps({"g": "x", "k": "session", "key": "s", "f": {"n": "unsigned"}})
+        await here.redis.publish(here.channel, unsigned)
+        await here.redis.publish(here.channel, "0" * 64 + unsigned)
+        await theirs.publish("session", "s", {"n": "other secret"})
+        await ours.publish("session", "s", {"n": "signed"})
+        while not delivered:
+            await asyncio.sleep(0.05)
+        await ours.publish("session", "s", {"n": "signed again"})  # after the forged ones
+        while len(delivered) < 2:
+            await asyncio.sleep(0.05)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await here.redis.aclose()
+        await here.subscriber.aclose()
+        return delivered
+
+    assert asyncio.run(asyncio.wait_for(run(), 30)) == ["signed", "signed again"]
+
+
 def test_a_redis_that_refuses_the_channel_is_said_and_tried_again(tmp_path: Path) -> None:
     """An ACL without the pub/sub commands is a deployment error: the relay says so (in
     /healthz's state and the log), never raises into a shopper's turn, and does not stop
@@ -746,7 +792,9 @@ def test_a_redis_that_refuses_the_channel_is_said_and_tried_again(tmp_path: Path
         await admin.execute_command(
             "ACL", "SETUSER", "gw", "on", ">secret", "~*", "&*", "+@all", "-subscribe", "-publish"
         )
-        relay = Relay(redis_client.connect(url), redis_client.connect(url, retries=0), "acl", "g")
+        relay = Relay(
+            redis_client.connect(url), redis_client.connect(url, retries=0), "acl", "g", key=KEY
+        )
         events: list[str] = []
 
         async def resync() -> None:
@@ -861,6 +909,50 @@ def test_a_redis_that_falls_silent_is_taken_as_lost(pair: Pair, tmp_path: Path) 
             assert tab.close_code == 1012
 
 
+def test_a_frozen_redis_costs_one_timeout_per_window_not_one_per_call(tmp_path: Path) -> None:
+    """After a timeout the client fails at once (unreachable, not asked) for its window,
+    so the gateway's calls for each message don't each wait for a frozen Redis; after
+    the window it asks again, and works once Redis answers."""
+    port = free_port()
+
+    async def calls(client: Redis) -> list[str]:
+        seen = []
+        for _ in range(3):
+            try:
+                await client.ping()
+                seen.append("ok")
+            except RedisTimeoutError:
+                seen.append("timeout")
+            except RedisConnectionError as exc:
+                seen.append("skipped" if "not asked" in str(exc) else f"other: {exc}")
+        return seen
+
+    async def run(redis: subprocess.Popen[bytes]) -> tuple[list[str], list[str]]:
+        client = redis_client.connect(f"redis://127.0.0.1:{port}/0", skip_seconds=1.0)
+        assert await client.ping()
+        os.kill(redis.pid, signal.SIGSTOP)
+        try:
+            frozen = await calls(client)
+        finally:
+            os.kill(redis.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 20
+        while True:  # the window ends, the next call is tried and answered
+            try:
+                await client.ping()
+                break
+            except RedisConnectionError:
+                assert time.monotonic() < deadline, "never asked Redis again"
+                await asyncio.sleep(0.1)
+        back = await calls(client)
+        await client.aclose()
+        return frozen, back
+
+    with redis_server(port, tmp_path) as redis:
+        frozen, back = asyncio.run(run(redis))
+    assert frozen == ["timeout", "skipped", "skipped"]
+    assert back == ["ok", "ok", "ok"]
+
+
 def test_killing_a_gateway_loses_nothing(pair: Pair) -> None:
     """Last in the module: gateway A is gone afterwards."""
     with widget(pair.a) as tab:
@@ -915,10 +1007,18 @@ def test_a_tab_that_stops_reading_holds_up_nobody_else() -> None:
 
     async def scenario() -> float:
         relay_b = Relay(
-            redis_client.connect(REDIS_URL), redis_client.connect(REDIS_URL, retries=0), prefix, "B"
+            redis_client.connect(REDIS_URL),
+            redis_client.connect(REDIS_URL, retries=0),
+            prefix,
+            "B",
+            key=KEY,
         )
         relay_a = Relay(
-            redis_client.connect(REDIS_URL), redis_client.connect(REDIS_URL, retries=0), prefix, "A"
+            redis_client.connect(REDIS_URL),
+            redis_client.connect(REDIS_URL, retries=0),
+            prefix,
+            "A",
+            key=KEY,
         )
         hub_b = Hub(relay=relay_b)
 

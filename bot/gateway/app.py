@@ -27,7 +27,7 @@ from bot.gateway.metrics import GatewayMetrics
 from bot.gateway.rasa_client import RasaClient, http_ok
 from bot.gateway.ratelimit import Buckets
 from bot.gateway.redis_client import connect
-from bot.gateway.relay import Relay
+from bot.gateway.relay import Relay, frame_key
 from bot.gateway.transcripts import TranscriptStore
 from bot.settings import PROJECT_ROOT, Settings
 from bot.staff.accounts import StaffAccounts
@@ -96,7 +96,13 @@ def create_app(
     prefix = settings.gateway_redis_prefix
     gateway_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
     relay = (
-        Relay(redis, subscriber, prefix, gateway_id)
+        Relay(
+            redis,
+            subscriber,
+            prefix,
+            gateway_id,
+            key=frame_key(settings.gateway_secret.get_secret_value()),
+        )
         if redis is not None and subscriber is not None
         else None
     )

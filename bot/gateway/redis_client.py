@@ -7,6 +7,9 @@ password and database number.
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -31,15 +34,46 @@ UNAVAILABLE = (
 )
 
 
-def connect(url: str, *, retries: int = 1) -> Redis:
+# A Redis that timed out is not asked again for this long: a frozen one (taking
+# connections, answering nothing) would otherwise cost each message TIMEOUT_SECONDS per
+# call (a lock, a rate limit, a publish) instead of once per window.
+SKIP_AFTER_TIMEOUT_SECONDS = 5.0
+
+
+class SkippingRedis(Redis):
+    """redis-py's client, with a circuit breaker: after a timeout, every command fails at
+    once (as unreachable) for `skip_seconds`; then one is tried again."""
+
+    skip_seconds = SKIP_AFTER_TIMEOUT_SECONDS
+    _skip_until = 0.0
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if time.monotonic() < self._skip_until:
+            raise RedisConnectionError(
+                f"not asked: Redis timed out less than {self.skip_seconds:.0f} s ago"
+            )
+        try:
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        except RedisTimeoutError:
+            self._skip_until = time.monotonic() + self.skip_seconds
+            raise
+
+
+def connect(
+    url: str, *, retries: int = 1, skip_seconds: float = SKIP_AFTER_TIMEOUT_SECONDS
+) -> Redis:
     """A client with a pool of connections to `url` (connected on first use).
 
     `retries`: a connection that went away while idle fails at once, so a command is
     tried once more on a new one; a timeout is never tried again (the command may have
-    run). A subscriber takes 0: it must notice each loss, as pub/sub keeps nothing."""
-    return Redis.from_url(
+    run). A subscriber takes 0: it must notice each loss, as pub/sub keeps nothing.
+    `skip_seconds`: how long the client fails at once after a timeout (SkippingRedis)."""
+    client = SkippingRedis.from_url(
         url,
         socket_timeout=TIMEOUT_SECONDS,
         socket_connect_timeout=TIMEOUT_SECONDS,
         retry=Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,)),
     )
+    assert isinstance(client, SkippingRedis)  # from_url builds the class it is called on
+    client.skip_seconds = skip_seconds
+    return client

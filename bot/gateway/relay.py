@@ -5,11 +5,17 @@ other gateway delivers it to its own sockets (each skips what it published itsel
 no socket gets a frame twice). Pub/sub keeps nothing: what a gateway misses while it
 is cut off from Redis is in the transcript store, and once it is subscribed again it
 closes its sockets so the widgets and consoles reconnect and load it again.
+
+Each frame is signed with a key derived from GATEWAY_SECRET (which every gateway of a
+deployment shares): a client that can publish on the channel but lacks the secret
+cannot send frames to shoppers or consoles; such frames are dropped and logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -30,12 +36,22 @@ RESUBSCRIBE_MAX_SECONDS = 5.0
 # SILENCE_SECONDS is taken as lost (a connection cut without a word from the network).
 BEAT_SECONDS = 5.0
 SILENCE_SECONDS = 15.0
+SIGNATURE_CHARS = 64  # hex HMAC-SHA256 before each frame's JSON
+
+
+def frame_key(gateway_secret: str) -> bytes:
+    """The relay's signing key: derived, so a frame's signature never helps forge a
+    session token signed with the secret itself."""
+    return hmac.new(gateway_secret.encode(), b"knt relay frames v1", hashlib.sha256).digest()
 
 
 class Relay:
-    def __init__(self, redis: Redis, subscriber: Redis, prefix: str, gateway_id: str) -> None:
+    def __init__(
+        self, redis: Redis, subscriber: Redis, prefix: str, gateway_id: str, *, key: bytes
+    ) -> None:
         """`subscriber`: a client of its own that never reconnects by itself (a lost
-        subscription must be noticed: what was published meanwhile is gone)."""
+        subscription must be noticed: what was published meanwhile is gone). `key`:
+        `frame_key(GATEWAY_SECRET)`, the same on every gateway."""
         self.redis = redis
         self.subscriber = subscriber
         # Pub/sub ignores the database number: two deployments on one Redis told apart
@@ -47,6 +63,8 @@ class Relay:
         self._handlers: dict[str, Handler] = {}
         self._resync: list[Callable[[], Awaitable[None]]] = []
         self._unpublished = Throttled(log)
+        self._key = key
+        self._forged = Throttled(log)
 
     def on(self, kind: str, handler: Handler) -> None:
         """`handler(key, frame)` delivers frames of this kind to this gateway's sockets."""
@@ -57,7 +75,8 @@ class Relay:
         self._resync.append(fn)
 
     async def publish(self, kind: str, key: str, frame: dict[str, Any]) -> None:
-        data = json.dumps({"g": self.gateway_id, "k": kind, "key": key, "f": frame})
+        body = json.dumps({"g": self.gateway_id, "k": kind, "key": key, "f": frame})
+        data = self._sign(body) + body
         try:
             await self.redis.publish(self.channel, data)
         except UNAVAILABLE as exc:
@@ -133,9 +152,21 @@ class Relay:
                 elif message["type"] == "message":
                     yield message["data"]
 
+    def _sign(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+
     async def _dispatch(self, data: bytes) -> None:
+        text = data.decode("utf-8", "replace")
+        signature, body = text[:SIGNATURE_CHARS], text[SIGNATURE_CHARS:]
+        if not hmac.compare_digest(signature, self._sign(body)):
+            self._forged.warning(
+                "dropped a live frame without a valid signature: something publishes on "
+                "%s without GATEWAY_SECRET (another deployment, or a client it should not be)",
+                self.channel,
+            )
+            return
         try:
-            message = json.loads(data)
+            message = json.loads(body)
             if message["g"] == self.gateway_id:
                 return  # delivered here before it was published
             handler = self._handlers.get(message["k"])
