@@ -736,9 +736,10 @@ def test_a_cut_subscription_is_noticed_and_the_sockets_resync(tmp_path: Path) ->
     assert events == ["resync"]
 
 
-def test_frames_without_the_deployments_signature_are_dropped() -> None:
-    """Whoever can publish on the channel but lacks GATEWAY_SECRET (an unsigned frame, or
-    one signed with another secret) reaches no socket; the gateways' own frames do."""
+def test_frames_without_the_deployments_signature_or_replayed_are_dropped() -> None:
+    """Whoever can publish on the channel but lacks GATEWAY_SECRET (an unsigned frame, one
+    signed with another secret, garbage) reaches no socket, nor does a copy of a signed
+    frame or an old one; the gateways' own frames do, and the subscription lives on."""
     prefix = f"knt-test-{uuid.uuid4().hex[:10]}"
 
     async def run() -> list[object]:
@@ -756,20 +757,27 @@ def test_frames_without_the_deployments_signature_are_dropped() -> None:
         async def deliver(key: str, frame: dict[str, Any]) -> None:
             delivered.append(frame["n"])
 
+        async def raw(body: dict[str, Any], signed: bool = True) -> None:
+            data = json.dumps(body).encode()
+            await here.redis.publish(here.channel, (ours._sign(data) if signed else b"") + data)
+
         here.on("session", deliver)
         running = asyncio.create_task(here.run())
         while here.state != "ok":
             await asyncio.sleep(0.05)
-        unsigned = json.dumps({"g": "x", "k": "session", "key": "s", "f": {"n": "unsigned"}})
-        await here.redis.publish(here.channel, unsigned)
-        await here.redis.publish(here.channel, "0" * 64 + unsigned)
+        frame = {"g": "ours", "k": "session", "key": "s"}
+        await raw({**frame, "n": 1, "t": time.time(), "f": {"n": "unsigned"}}, signed=False)
+        await here.redis.publish(here.channel, "é" * 70)
+        await here.redis.publish(here.channel, b"\xff" * 80)
         await theirs.publish("session", "s", {"n": "other secret"})
-        await ours.publish("session", "s", {"n": "signed"})
-        while not delivered:
-            await asyncio.sleep(0.05)
-        await ours.publish("session", "s", {"n": "signed again"})  # after the forged ones
+        await ours.publish("session", "s", {"n": "signed"})  # sequence 1
+        await raw({**frame, "n": 1, "t": time.time(), "f": {"n": "replayed"}})
+        await raw({**frame, "n": 99, "t": time.time() - 3600, "f": {"n": "an hour old"}})
+        await ours.publish("session", "s", {"n": "signed again"})
         while len(delivered) < 2:
+            assert not running.done(), running
             await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # nothing else arrives (Redis keeps the order we sent)
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
         await here.redis.aclose()
@@ -777,6 +785,49 @@ def test_frames_without_the_deployments_signature_are_dropped() -> None:
         return delivered
 
     assert asyncio.run(asyncio.wait_for(run(), 30)) == ["signed", "signed again"]
+
+
+def test_a_gateway_that_could_not_publish_has_the_others_resync() -> None:
+    """The frames a gateway could not publish never reached the other gateways' sockets:
+    once it publishes again, they are told to reconnect and load what they missed."""
+    prefix = f"knt-test-{uuid.uuid4().hex[:10]}"
+
+    async def run() -> list[object]:
+        here = Relay(
+            redis_client.connect(REDIS_URL),
+            redis_client.connect(REDIS_URL, retries=0),
+            prefix,
+            "here",
+            key=KEY,
+        )
+        cut_off = redis_client.connect(f"redis://127.0.0.1:{free_port()}/0")  # nothing there
+        there = Relay(cut_off, here.subscriber, prefix, "there", key=KEY)
+        seen: list[object] = []
+
+        async def deliver(key: str, frame: dict[str, Any]) -> None:
+            seen.append(frame["n"])
+
+        async def resync() -> None:
+            seen.append("resync")
+
+        here.on("session", deliver)
+        here.on_resync(resync)
+        running = asyncio.create_task(here.run())
+        while here.state != "ok":
+            await asyncio.sleep(0.05)
+        await there.publish("session", "s", {"n": "lost"})  # Redis unreachable from there
+        there.redis = here.redis  # reachable again
+        await there.publish("session", "s", {"n": "after"})
+        await there.publish("session", "s", {"n": "next"})
+        while len(seen) < 3:
+            await asyncio.sleep(0.05)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        for client in (here.redis, here.subscriber, cut_off):
+            await client.aclose()
+        return seen
+
+    assert asyncio.run(asyncio.wait_for(run(), 30)) == ["resync", "after", "next"]
 
 
 def test_a_redis_that_refuses_the_channel_is_said_and_tried_again(tmp_path: Path) -> None:
@@ -912,45 +963,50 @@ def test_a_redis_that_falls_silent_is_taken_as_lost(pair: Pair, tmp_path: Path) 
 def test_a_frozen_redis_costs_one_timeout_per_window_not_one_per_call(tmp_path: Path) -> None:
     """After a timeout the client fails at once (unreachable, not asked) for its window,
     so the gateway's calls for each message don't each wait for a frozen Redis; after
-    the window it asks again, and works once Redis answers."""
+    the window one call (not every concurrent one) asks again, and once Redis answers
+    every call does."""
     port = free_port()
 
-    async def calls(client: Redis) -> list[str]:
-        seen = []
-        for _ in range(3):
-            try:
-                await client.ping()
-                seen.append("ok")
-            except RedisTimeoutError:
-                seen.append("timeout")
-            except RedisConnectionError as exc:
-                seen.append("skipped" if "not asked" in str(exc) else f"other: {exc}")
-        return seen
+    async def ping(client: Redis) -> str:
+        try:
+            await client.ping()
+            return "ok"
+        except RedisTimeoutError:
+            return "timeout"
+        except RedisConnectionError as exc:
+            return "skipped" if "not asked" in str(exc) else f"other: {exc}"
 
-    async def run(redis: subprocess.Popen[bytes]) -> tuple[list[str], list[str]]:
+    async def burst(client: Redis) -> list[str]:
+        return sorted(await asyncio.gather(*(ping(client) for _ in range(3))))
+
+    async def run(redis: subprocess.Popen[bytes]) -> dict[str, list[str]]:
         client = redis_client.connect(f"redis://127.0.0.1:{port}/0", skip_seconds=1.0)
         assert await client.ping()
+        seen: dict[str, list[str]] = {}
         os.kill(redis.pid, signal.SIGSTOP)
         try:
-            frozen = await calls(client)
+            seen["frozen"] = await burst(client)  # all three were asked before any timeout
+            seen["then"] = await burst(client)
+            await asyncio.sleep(1.1)  # the window (1 s here) ends
+            seen["window over"] = await burst(client)
         finally:
             os.kill(redis.pid, signal.SIGCONT)
         deadline = time.monotonic() + 20
-        while True:  # the window ends, the next call is tried and answered
-            try:
-                await client.ping()
-                break
-            except RedisConnectionError:
-                assert time.monotonic() < deadline, "never asked Redis again"
-                await asyncio.sleep(0.1)
-        back = await calls(client)
+        while await ping(client) != "ok":  # the window ends again, one call is answered
+            assert time.monotonic() < deadline, "never asked Redis again"
+            await asyncio.sleep(0.1)
+        seen["back"] = await burst(client)
         await client.aclose()
-        return frozen, back
+        return seen
 
     with redis_server(port, tmp_path) as redis:
-        frozen, back = asyncio.run(run(redis))
-    assert frozen == ["timeout", "skipped", "skipped"]
-    assert back == ["ok", "ok", "ok"]
+        seen = asyncio.run(run(redis))
+    assert seen == {
+        "frozen": ["timeout"] * 3,
+        "then": ["skipped"] * 3,
+        "window over": ["skipped", "skipped", "timeout"],
+        "back": ["ok"] * 3,
+    }
 
 
 def test_killing_a_gateway_loses_nothing(pair: Pair) -> None:

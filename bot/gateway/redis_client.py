@@ -42,21 +42,33 @@ SKIP_AFTER_TIMEOUT_SECONDS = 5.0
 
 class SkippingRedis(Redis):
     """redis-py's client, with a circuit breaker: after a timeout, every command fails at
-    once (as unreachable) for `skip_seconds`; then one is tried again."""
+    once (as unreachable) for `skip_seconds`; then one command is tried (the others
+    still fail at once until it is answered), and if it times out too, the window
+    starts again."""
 
     skip_seconds = SKIP_AFTER_TIMEOUT_SECONDS
     _skip_until = 0.0
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        if time.monotonic() < self._skip_until:
+        now = time.monotonic()
+        if now < self._skip_until:
             raise RedisConnectionError(
                 f"not asked: Redis timed out less than {self.skip_seconds:.0f} s ago"
             )
+        tripped = self._skip_until > 0
+        if tripped:  # this call is the one trial: the others keep failing at once
+            self._skip_until = now + TIMEOUT_SECONDS + 1.0
         try:
-            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+            result = await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         except RedisTimeoutError:
             self._skip_until = time.monotonic() + self.skip_seconds
             raise
+        except BaseException:
+            if tripped:  # not a timeout: Redis answered or is plainly down; others may try
+                self._skip_until = 0.0
+            raise
+        self._skip_until = 0.0
+        return result
 
 
 def connect(

@@ -7,8 +7,11 @@ is cut off from Redis is in the transcript store, and once it is subscribed agai
 closes its sockets so the widgets and consoles reconnect and load it again.
 
 Each frame is signed with a key derived from GATEWAY_SECRET (which every gateway of a
-deployment shares): a client that can publish on the channel but lacks the secret
-cannot send frames to shoppers or consoles; such frames are dropped and logged.
+deployment shares), with its sender's sequence number and send time: a client that can
+publish on the channel but lacks the secret can neither send frames to shoppers or
+consoles nor replay old ones; such frames are dropped and logged. A gateway that could
+not publish a frame tells the others, once Redis takes frames again, to resync their
+sockets.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -37,6 +41,10 @@ RESUBSCRIBE_MAX_SECONDS = 5.0
 BEAT_SECONDS = 5.0
 SILENCE_SECONDS = 15.0
 SIGNATURE_CHARS = 64  # hex HMAC-SHA256 before each frame's JSON
+# A frame older than this (by its signed send time) is not delivered: a replay. Gateways'
+# clocks must agree within it (NTP does far better).
+FRAME_MAX_AGE_SECONDS = 30.0
+RESYNC = "resync"  # "I missed frames": every other gateway resyncs its sockets
 
 
 def frame_key(gateway_secret: str) -> bytes:
@@ -65,6 +73,10 @@ class Relay:
         self._unpublished = Throttled(log)
         self._key = key
         self._forged = Throttled(log)
+        self._sequence = 0  # of this gateway's frames, signed with them
+        self._seen: dict[str, dict[int, float]] = {}  # gateway -> {sequence: sent at}
+        self._pruned_at = time.time()
+        self._missed = False  # a frame could not be published since the last resync
 
     def on(self, kind: str, handler: Handler) -> None:
         """`handler(key, frame)` delivers frames of this kind to this gateway's sockets."""
@@ -75,12 +87,27 @@ class Relay:
         self._resync.append(fn)
 
     async def publish(self, kind: str, key: str, frame: dict[str, Any]) -> None:
-        body = json.dumps({"g": self.gateway_id, "k": kind, "key": key, "f": frame})
-        data = self._sign(body) + body
+        if self._missed and kind != RESYNC:
+            # A frame this gateway could not publish never reached the others' sockets:
+            # once Redis takes frames again, they reconnect and load what they missed.
+            await self.publish(RESYNC, "", {})
+        self._sequence += 1
+        body = json.dumps(
+            {
+                "g": self.gateway_id,
+                "n": self._sequence,
+                "t": time.time(),
+                "k": kind,
+                "key": key,
+                "f": frame,
+            }
+        ).encode()
         try:
-            await self.redis.publish(self.channel, data)
+            await self.redis.publish(self.channel, self._sign(body) + body)
+            if kind == RESYNC:
+                self._missed = False
+            return
         except UNAVAILABLE as exc:
-            # The other gateways' sockets miss it; they resync when Redis is back.
             self._unpublished.warning("a live frame reached this gateway only: %s", exc)
         except RedisError as exc:
             # Redis answers but refuses (an ACL without PUBLISH on the channel, say): a
@@ -88,6 +115,7 @@ class Relay:
             self._unpublished.warning(
                 "Redis refused a live frame (check GATEWAY_REDIS_URL's user and ACL): %s", exc
             )
+        self._missed = True
 
     async def run(self) -> None:
         """Stay subscribed (a background task): deliver, and subscribe again when lost."""
@@ -152,26 +180,56 @@ class Relay:
                 elif message["type"] == "message":
                     yield message["data"]
 
-    def _sign(self, body: str) -> str:
-        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+    def _sign(self, body: bytes) -> bytes:
+        return hmac.new(self._key, body, hashlib.sha256).hexdigest().encode()
 
     async def _dispatch(self, data: bytes) -> None:
-        text = data.decode("utf-8", "replace")
-        signature, body = text[:SIGNATURE_CHARS], text[SIGNATURE_CHARS:]
-        if not hmac.compare_digest(signature, self._sign(body)):
-            self._forged.warning(
-                "dropped a live frame without a valid signature: something publishes on "
-                "%s without GATEWAY_SECRET (another deployment, or a client it should not be)",
-                self.channel,
-            )
-            return
         try:
+            signature, body = data[:SIGNATURE_CHARS], data[SIGNATURE_CHARS:]
+            if not hmac.compare_digest(signature, self._sign(body)):
+                self._forged.warning(
+                    "dropped a live frame without a valid signature: something publishes "
+                    "on %s without GATEWAY_SECRET (another deployment, or a client that "
+                    "should not reach Redis)",
+                    self.channel,
+                )
+                return
             message = json.loads(body)
-            if message["g"] == self.gateway_id:
+            sender = str(message["g"])
+            if sender == self.gateway_id:
                 return  # delivered here before it was published
+            if not self._fresh(sender, int(message["n"]), float(message["t"])):
+                self._forged.warning("dropped a replayed or stale live frame from %s", sender)
+                return
+            if message["k"] == RESYNC:
+                log.warning("gateway %s missed frames: live sockets reconnect to catch up", sender)
+                for fn in self._resync:
+                    await fn()
+                return
             handler = self._handlers.get(message["k"])
             if handler is not None:
                 await handler(str(message["key"]), message["f"])
         except Exception:
             # One bad frame must not end the subscription.
             log.exception("a live frame from another gateway could not be delivered")
+
+    def _fresh(self, sender: str, sequence: int, sent_at: float) -> bool:
+        """A signed frame is taken once and only while recent: a copy of one (replayed by
+        whoever can publish) is not. Frames of one gateway may arrive out of order (its
+        publishes use several connections), so each is remembered, not just the latest."""
+        now = time.time()
+        if abs(now - sent_at) > FRAME_MAX_AGE_SECONDS:
+            return False
+        seen = self._seen.setdefault(sender, {})
+        if sequence in seen:
+            return False
+        seen[sequence] = sent_at
+        if now - self._pruned_at > FRAME_MAX_AGE_SECONDS:  # older ones fail the age check
+            self._pruned_at = now
+            oldest = now - FRAME_MAX_AGE_SECONDS
+            for gateway, frames in list(self._seen.items()):
+                for n in [n for n, t in frames.items() if t < oldest]:
+                    del frames[n]
+                if not frames:
+                    del self._seen[gateway]
+        return True
