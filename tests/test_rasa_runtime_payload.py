@@ -128,7 +128,9 @@ def test_action_server_receives_the_same_json_encoded_by_ujson() -> None:
 
 RECENT = """
 import json
-from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted, ActiveLoop, BotUttered, SessionStarted, UserUttered,
+)
 from rasa_runtime.speedups.action_payload import recent_events
 
 def turns(n):
@@ -139,18 +141,55 @@ def turns(n):
     return events
 
 def names(events):
-    return [getattr(e, "text", None) or type(e).__name__ for e in events]
+    said = [getattr(e, "text", None) or getattr(e, "name", None) for e in events]
+    return [s or type(e).__name__ for s, e in zip(said, events)]
 
-print(json.dumps({str(n): names(recent_events(turns(n))) for n in (0, 2, 3, 5)}))
+def with_form(n, form_at, ended=False):
+    events = turns(n)
+    at = 3 + 3 * form_at + 1  # after user message `form_at`
+    loops = [ActiveLoop("cancel_form")] + ([ActiveLoop(None)] if ended else [])
+    return events[:at] + loops + events[at:]
+
+got = {str(n): names(recent_events(turns(n))) for n in (0, 2, 3, 5)}
+got["form long ago"] = names(recent_events(with_form(8, 0, ended=True)))
+got["form in the window"] = names(recent_events(with_form(8, 6)))
+got["two forms"] = names(recent_events([ActiveLoop("return_form")] + with_form(8, 1)))
+print(json.dumps(got))
 """
 
 
-def test_recent_events_start_at_the_third_last_user_message_or_keep_everything() -> None:
+def test_recent_events_start_at_the_third_last_user_message_after_the_latest_form() -> None:
     got = in_rasa(RECENT)
     start = ["ActionExecuted", "SessionStarted", "ActionExecuted"]
     assert got["0"] == start  # no user message yet: everything
     assert got["2"] == [*start, "m0", "r0", "ActionExecuted", "m1", "r1", "ActionExecuted"]
     assert got["3"][0] == "m0" and len(got["3"]) == 9
+    # A form started before the window: its activation comes first (last_form reads it).
+    assert got["form long ago"] == [
+        "cancel_form",
+        "m5",
+        "r5",
+        "ActionExecuted",
+        "m6",
+        "r6",
+        "ActionExecuted",
+        "m7",
+        "r7",
+        "ActionExecuted",
+    ]
+    assert got["two forms"][:2] == ["cancel_form", "m5"]  # only the latest one
+    assert got["form in the window"] == [
+        "m5",
+        "r5",
+        "ActionExecuted",
+        "m6",
+        "cancel_form",
+        "r6",
+        "ActionExecuted",
+        "m7",
+        "r7",
+        "ActionExecuted",
+    ]
     assert got["5"] == [
         "m2",
         "r2",

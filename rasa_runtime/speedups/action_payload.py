@@ -7,7 +7,9 @@ reply before the latest message; actions/verification.py `started_now`: since th
 message; rasa-sdk's `slots_to_validate()`: the slot events after the last action); the
 slots, the latest message, the active loop and the rest of the tracker's state are sent
 whole, as Rasa computes them. So `send_recent_events` sends the events from the
-RECENT_USER_TURNS-th last user message on (one turn more than any action reads).
+RECENT_USER_TURNS-th last user message on (one turn more than those readers need), plus
+the latest form activation when it is older (`last_form`, which runs a lost submit
+again, reads the name of the form started last).
 
 Rasa hands the payload to aiohttp, which encodes it with `json.dumps`:
 measured 1.6 ms for the 54 KB of a 110-event tracker (bench/turn_cost.py's conversations
@@ -71,18 +73,29 @@ def encode_action_payloads_with_ujson() -> None:
 
 
 def recent_events(events: Sequence[Any], user_turns: int = RECENT_USER_TURNS) -> list[Any]:
-    """The events from the `user_turns`-th last user message on; all of them when the
-    conversation has fewer user messages. Walks back from the end only."""
-    from rasa.shared.core.events import UserUttered
+    """The events from the `user_turns`-th last user message on (all of them when the
+    conversation has fewer user messages), preceded by the latest form activation when
+    that is older: `last_form` (actions/inputs.py) finds the form whose submit was lost
+    from it, however long the form took."""
+    from rasa.shared.core.events import ActiveLoop, UserUttered
 
     tail: list[Any] = []
     seen = 0
-    for event in reversed(events):
+    form_in_tail = False
+    backwards = reversed(events)
+    for event in backwards:
         tail.append(event)
+        if isinstance(event, ActiveLoop) and event.name:
+            form_in_tail = True
         if isinstance(event, UserUttered):
             seen += 1
             if seen == user_turns:
                 break
+    if not form_in_tail:
+        # A walk over the older events' types only: nothing is serialised but the one.
+        activation = next((e for e in backwards if isinstance(e, ActiveLoop) and e.name), None)
+        if activation is not None:
+            tail.append(activation)
     tail.reverse()
     return tail
 
