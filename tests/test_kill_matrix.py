@@ -87,7 +87,7 @@ FLOWS = (
 ALREADY = {
     "cancel": "is already cancelled",
     "return": "already an open return",
-    "change": "has already used it",
+    "change": "has already had its change",
 }
 
 

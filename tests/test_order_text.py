@@ -217,6 +217,35 @@ def test_a_refusal_follows_the_faq_when_the_store_edits_it(tmp_path, monkeypatch
         said, _ = explain("not_cancellable", {"order_number": "KNT-1001"})
         assert said.startswith("KNT-1001 has already shipped, so it can't be cancelled.")
         assert "production" not in said and "return it within" in said
+        # A rule the store gave a number is not quoted: numbers are the backend's.
+        orders.write_text(
+            orders.read_text(encoding="utf-8").replace(
+                "one chance to change one item, free of charge",
+                "one chance to change one item within 24 hours",
+            ),
+            encoding="utf-8",
+        )
+        process_wide.reset()
+        said, _ = explain("change_already_used", {"order_number": "KNT-1004"})
+        assert said.startswith("KNT-1004 has already had its change, so it can't be changed")
+        assert "24" not in said
+        # "e.g." does not end the warranty's sentence.
+        text = orders.read_text(encoding="utf-8")
+        orders.write_text(
+            text.replace(
+                "We provide a free lifetime warranty",
+                "We provide (e.g. for rings) a free lifetime warranty",
+            ),
+            encoding="utf-8",
+        )
+        process_wide.reset()
+        said, _ = explain("outside_return_window", {"order_number": "KNT-1004"})
+        assert "We provide (e.g. for rings) a free lifetime warranty against manufacturing" in said
+        # An FAQ file that can't be read costs the replies their quotes, never the reply.
+        orders.write_text("- id: [broken", encoding="utf-8")
+        process_wide.reset()
+        said, buttons = explain("change_already_used", {"order_number": "KNT-1004"})
+        assert said.startswith("KNT-1004 has already had its change") and buttons
     finally:
         monkeypatch.delenv("FAQ_CORPUS_DIR")
         process_wide.reset()

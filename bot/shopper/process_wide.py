@@ -19,7 +19,7 @@ from bot.shopper.order_backend import OrderClient
 
 @lru_cache(maxsize=1)
 def faq_engine() -> FaqEngine:
-    return FaqEngine.load(get_settings())
+    return FaqEngine.load(get_settings(), corpus=faq_corpus())  # one FAQ text per process
 
 
 @lru_cache(maxsize=1)

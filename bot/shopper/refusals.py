@@ -29,21 +29,26 @@ CHANGE_RULE = ("orders_change_item", "one chance")
 WARRANTY_RULE = ("orders_warranty_other_jewelry", "lifetime warranty")
 QUOTED_RULES = (CANCEL_RULE, CHANGE_RULE, WARRANTY_RULE)
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A sentence ends at . ! or ? followed by a space and a capital (so "e.g. loose" and
+# "etc., " stay inside theirs).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_DIGIT = re.compile(r"\d")
 
 
 def store_says(rule: tuple[str, str]) -> str:
     """The sentence of the store's FAQ answer that states `rule`, verbatim; "" (and a
-    warning in the log) when the FAQ no longer has it, so a reply loses a sentence
-    instead of the action failing."""
+    warning in the log) when the FAQ no longer has it as a sentence without a number, or
+    cannot be read, so a reply loses a sentence instead of the action failing."""
     entry_id, phrase = rule
     try:
         answer = process_wide.faq_corpus().get(entry_id).answer
-    except KeyError:
-        log.warning("FAQ entry %r is gone: a refusal no longer quotes its rule", entry_id)
+    except Exception:  # a missing entry, a broken FAQ file: the reply goes on without it
+        log.warning("FAQ entry %r can't be read: a refusal skips its rule", entry_id)
         return ""
     for sentence in _SENTENCE_END.split(answer.strip()):
         if phrase.lower() in sentence.lower():
+            if _DIGIT.search(sentence):  # numbers are the backend's: never the FAQ's
+                break
             return sentence
     log.warning("FAQ entry %r no longer says %r: a refusal skips that rule", entry_id, phrase)
     return ""
@@ -110,8 +115,8 @@ def explain(
         return (
             _join(
                 store_says(CHANGE_RULE),
-                f"{number} has already used it. A person from our team can look at what's "
-                "possible.",
+                f"{number} has already had its change, so it can't be changed again. A "
+                "person from our team can look at what's possible.",
             ),
             [TALK],
         )
