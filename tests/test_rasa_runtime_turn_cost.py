@@ -363,3 +363,26 @@ def test_kept_trackers_stay_equal_to_a_full_read_with_two_rasa_processes(
     assert len(result["checks"]) > 10
     # A kept read deserialises the other process's new rows only, not the conversation.
     assert result["reads"] and all(n == new for n, new in result["reads"]), result["reads"]
+
+
+LAZY_STATES = """
+import json, logging
+from rasa.core.policies.policy import Policy
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa_runtime.launch import flatten_turn_cost
+states = [{"user": {"intent": "greet"}, "prev_action": {"action_name": "action_listen"}}] * 3
+shipped = Policy.format_tracker_states(states)
+flatten_turn_cost()
+logger = logging.getLogger("rasa.core.policies.rule_policy")
+logger.setLevel(logging.INFO)
+quiet = RulePolicy.format_tracker_states(states)
+logger.setLevel(logging.DEBUG)
+print(json.dumps([shipped, quiet, RulePolicy.format_tracker_states(states)]))
+"""
+
+
+def test_rule_states_are_formatted_only_for_a_debug_log_that_is_written() -> None:
+    shipped, quiet, debug = in_rasa(LAZY_STATES)
+    assert "user intent: greet" in shipped
+    assert quiet == ""
+    assert debug == shipped

@@ -4,11 +4,18 @@ decided by the newest n: from there on `_is_rule_applicable` keeps every rule (R
 own comment: "we got further in the conversation history than the rule's length"). At
 turn 40 that walk was 0.9 ms of each prediction. Here it stops once no rule still in
 play is longer than the states walked: the same rules remain.
+
+Each lookup also formatted every state of the conversation into text for a debug log
+line (`format_tracker_states`), with debug logging off too: 0.15 ms a lookup at turn
+40, twice a prediction. That text is now made only when the line is logged.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+RULE_POLICY_LOGGER = "rasa.core.policies.rule_policy"
 
 
 def stop_rule_matching_at_the_longest_rule() -> None:
@@ -44,3 +51,22 @@ def stop_rule_matching_at_the_longest_rule() -> None:
 
     _get_possible_keys.knt_short = True  # type: ignore[attr-defined]
     RulePolicy._get_possible_keys = _get_possible_keys
+    format_states_only_when_logged()
+
+
+def format_states_only_when_logged() -> None:
+    """RulePolicy's debug line about the states (Rasa's structlog filters by the stdlib
+    level of the policy's logger) gets its text only when that level lets it through."""
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    if getattr(RulePolicy.format_tracker_states, "knt_lazy", False):
+        return
+    original = Policy.format_tracker_states
+    logger = logging.getLogger(RULE_POLICY_LOGGER)
+
+    def format_tracker_states(states: list[dict[str, Any]]) -> str:
+        return str(original(states)) if logger.isEnabledFor(logging.DEBUG) else ""
+
+    format_tracker_states.knt_lazy = True  # type: ignore[attr-defined]
+    RulePolicy.format_tracker_states = staticmethod(format_tracker_states)
