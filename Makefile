@@ -80,17 +80,8 @@ format: $(VENV)/.installed ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix bot tests bench actions rasa_runtime
 	$(VENV)/bin/ruff format bot tests bench actions rasa_runtime
 
-bench: install train ## Benchmarks: FAQ, NLU cross-validation, Rasa end to end, load, staff console, tracker store
-	$(BOT) faq eval
-	$(PY) bench/faq_latency.py
-	$(PY) bench/staff_suggest.py
-	$(PY) bench/rasa_e2e.py
-	$(PY) bench/load.py
-	$(PY) bench/handoff_latency.py
-	$(PY) bench/tracker_store.py
-	$(PY) bench/turn_cost.py
-	$(PY) bench/nlu_cv.py
-	$(PY) bench/train_time.py
+bench: install train ## Every benchmark, written to bench/report.md (+ .json); bench/report.py --quick for a short check
+	$(PY) bench/report.py
 
 fuzz: install train ## 10,000 fuzzed widget frames against the live stack; prints the counts
 	KNT_FUZZ_FRAMES=10000 $(PY) -m pytest tests/test_protocol_fuzz.py -k fuzzed -s -q

@@ -6,7 +6,7 @@ Prints, in one run:
   its parts (encode, lemmatize + BM25);
 - the baseline: a bare `SentenceTransformer.encode` of the same questions (torch, CPU).
 
-Usage: .venv/bin/python bench/faq_latency.py [--rounds N]
+Usage: .venv/bin/python bench/faq_latency.py [--rounds N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from figures import add_json_option, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 WARM_START = """
@@ -52,6 +54,7 @@ def row(name: str, ms: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="passes over the questions")
+    add_json_option(parser)
     args = parser.parse_args()
 
     from bot.faq import FaqEngine
@@ -98,6 +101,25 @@ def main() -> None:
     print(row("baseline: bare SentenceTransformer.encode", bare))
     print(
         f"  speed-up at p50: {pct(bare, 50) / pct(search, 50):.1f}x (target: search p50 <= 10 ms)"
+    )
+
+    def p50_p95(ms: list[float]) -> dict[str, float]:
+        return {"p50_ms": pct(ms, 50), "p95_ms": pct(ms, 95), "n": len(ms)}
+
+    write_json(
+        args.json,
+        {
+            "encoder": engine.encoder.name,
+            "questions": len(questions),
+            "rounds": args.rounds,
+            "warm_start_s": statistics.median(starts),
+            "warm_start_target_s": 2.0,
+            "search": p50_p95(search),
+            "encode": p50_p95(encode),
+            "bm25": p50_p95(lexical),
+            "baseline_sentence_transformers": p50_p95(bare),
+            "search_p50_target_ms": 10.0,
+        },
     )
 
 

@@ -17,6 +17,7 @@ Targets: delivery p50 <= 50 ms both ways while 50 other shoppers chat with the b
 suggestions for one message p50 <= 30 ms server-side; an e-mail with 5 questions <= 150 ms.
 
 Usage: .venv/bin/python bench/handoff_latency.py [--levels 0 50] [--rounds 40] [--gap 0.25]
+                                                 [--json PATH]
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import add_json_option, write_json
 from load import Run, bench_settings, ws_shopper
 
 from bot import stack
@@ -161,7 +163,11 @@ def server_ms(response: httpx.Response, name: str = "total") -> float:
     return float(match.group(1)) if match else float("nan")
 
 
-async def suggestion_costs(settings: Settings, console: Console) -> None:
+def p50_p95_ms(seconds: list[float]) -> dict[str, float]:
+    return {"p50_ms": pct(seconds, 0.5) * 1000, "p95_ms": pct(seconds, 0.95) * 1000}
+
+
+async def suggestion_costs(settings: Settings, console: Console) -> dict[str, Any]:
     """Server-side times of the two suggestion endpoints (their Server-Timing header)."""
     gateway = f"{settings.gateway_host}:{settings.gateway_port}"
     origin = f"http://{gateway}"
@@ -213,6 +219,22 @@ async def suggestion_costs(settings: Settings, console: Console) -> None:
         f"p50 {statistics.median(times):.1f} ms, p95 {pct(times, 0.95):.1f} ms, max "
         f"{max(times):.1f} ms. Target: <= 150 ms."
     )
+    return {
+        "one_message_server_ms": {
+            "p50": statistics.median(total_ms),
+            "p95": pct(total_ms, 0.95),
+            "faq_p50": statistics.median(faq_ms),
+            "order_p50": statistics.median(order_ms),
+            "console_p50": statistics.median(client_ms),
+            "target_p50": 30.0,
+        },
+        "email_5_questions_server_ms": {
+            "p50": statistics.median(times),
+            "p95": pct(times, 0.95),
+            "max": max(times),
+            "target": 150.0,
+        },
+    }
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -258,8 +280,25 @@ async def main_async(args: argparse.Namespace) -> None:
         for n, to_agent, to_shopper in results:
             print(f"{n:>15}   {ms(to_agent):>28}   {ms(to_shopper):>28}")
         print("target: p50 <= 50 ms both ways with 50 other shoppers; the 0 row is the baseline\n")
-        await suggestion_costs(settings, console)
+        suggestions = await suggestion_costs(settings, console)
         await console.close()
+    write_json(
+        args.json,
+        {
+            "rounds": args.rounds,
+            "gap_s": args.gap,
+            "levels": [
+                {
+                    "other_shoppers": n,
+                    "shopper_to_agent": p50_p95_ms(to_agent),
+                    "agent_to_shopper": p50_p95_ms(to_shopper),
+                }
+                for n, to_agent, to_shopper in results
+            ],
+            "delivery_target_p50_ms": 50.0,
+            **suggestions,
+        },
+    )
 
 
 def main() -> None:
@@ -267,6 +306,7 @@ def main() -> None:
     parser.add_argument("--levels", type=int, nargs="+", default=[0, 50])
     parser.add_argument("--rounds", type=int, default=40, help="messages each way per run")
     parser.add_argument("--gap", type=float, default=0.25, help="seconds between messages")
+    add_json_option(parser)
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -14,7 +14,7 @@ thanks) go to all of them, turn by turn in rotating order, so load on the machin
 each alike; the REST round trip of every message is timed. Target: the SQL store adds at
 most 10 ms at p50.
 
-Usage: .venv/bin/python bench/tracker_store.py [--conversations N]
+Usage: .venv/bin/python bench/tracker_store.py [--conversations N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from figures import add_json_option, write_json
 
 from bot import stack
 from bot.rasa_model import model_path
@@ -98,6 +99,7 @@ def percentile(values: list[float], q: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=25)
+    add_json_option(parser)
     args = parser.parse_args()
 
     base = Settings()
@@ -140,12 +142,29 @@ def main() -> None:
     )
     print(f"  {'tracker store':<14} {'p50 ms':>8} {'p95 ms':>8} {'p50 added':>10}")
     base_p50 = statistics.median(times[memory.name])
+    stores = {}
     for spec in variants:
         ms = times[spec.name]
         p50 = statistics.median(ms)
         added = "" if spec is memory else f"{p50 - base_p50:+.1f}"
         print(f"  {spec.name:<14} {p50:>8.1f} {percentile(ms, 95):>8.1f} {added:>10}")
+        stores[spec.name] = {
+            "p50_ms": p50,
+            "p95_ms": percentile(ms, 95),
+            "p50_added_ms": p50 - base_p50,
+            "messages": len(ms),
+        }
     print("  target: SQL store adds <= 10 ms at p50")
+    write_json(
+        args.json,
+        {
+            "conversations": args.conversations,
+            "turns": len(TURNS),
+            "baseline": memory.name,
+            "stores": stores,
+            "p50_added_target_ms": 10.0,
+        },
+    )
 
 
 def run(variants: list[ProcessSpec], conversations: int) -> dict[str, list[float]]:
