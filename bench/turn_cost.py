@@ -22,11 +22,10 @@ its patches (rasa_runtime/speedups, issue 11); where growth is left:
 - the number of events in the tracker at turns 1, 20 and 40 (Rasa's session lasts
   `session_expiration_time` minutes, so a 40-turn conversation stays one session);
 - inside Rasa (in-process, conversation 1 at its first and last turn), per call, as
-  Rasa ships and as patched: the policy prediction, the tracker read, and the tracker's
-  JSON that each custom action sends to the action server, always timed with Rasa's
-  `json.dumps` (patched Rasa encodes it with ujson, rasa_runtime/speedups/
-  action_payload.py: about half that; the action server already parses it with ujson,
-  Sanic's default when ujson is installed).
+  Rasa ships and as patched: the policy prediction, the tracker read, and the request
+  each custom action posts to the action server, built and encoded as sent (as shipped:
+  the whole tracker with `json.dumps`; patched: the events of the last three user
+  messages with ujson, rasa_runtime/speedups/action_payload.py).
 
 Usage: .venv/bin/python bench/turn_cost.py [--conversations N] [--turns T] [--model PATH]
 """
@@ -77,7 +76,7 @@ TARGET = 1.10
 # Run in Rasa's own Python, on the real conversation cut after its first user message and
 # in full: the model's policy prediction (what Rasa does at least twice a turn), the
 # rebuilding of a tracker from its event dicts (what a tracker store read did each turn),
-# and the tracker's JSON (what each custom action sends to the action server). First as
+# and the request each custom action posts to the action server. First as
 # Rasa ships, then with the launcher's patches (rasa_runtime/speedups): the prediction on
 # a copy of a tracker that already predicted at its previous message (as the kept
 # tracker of the SQL store does), and the SQL store's kept read (a copy; the new rows of
@@ -89,7 +88,9 @@ from rasa.utils.log_utils import configure_structlog
 configure_logging_and_warnings(logging.INFO)  # as `rasa run` does: no debug logs
 configure_structlog(logging.INFO)
 from rasa.core.agent import Agent
-from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa_runtime.speedups import action_payload
 model, path = sys.argv[1], sys.argv[2]
 events = json.load(open(path))
 agent = Agent.load(model)
@@ -124,8 +125,13 @@ def measure(patched):
         else:
             predict = per_call(lambda: agent.processor._predict_next_with_tracker(tracker))
             read = per_call(lambda: build(dicts))
-        dump = per_call(lambda: json.dumps(tracker.current_state(EventVerbosity.ALL)))
-        size = len(json.dumps(dicts))
+        # What one custom action call posts to the action server, encoded as it is sent.
+        request = lambda: RemoteAction("action_answer_faq", None)._action_call_format(
+            tracker, agent.domain
+        )
+        encode = action_payload.dumps if patched else json.dumps
+        dump = per_call(lambda: encode(request()))
+        size = len(encode(request()))
         print(f"@@ {label} {patched} {len(dicts)} {predict:.2f} {read:.2f} {dump:.2f} {size}",
               flush=True)
 
@@ -297,18 +303,20 @@ def breakdown(model: Path, events: list[dict], workdir: Path) -> None:
     print("\nInside Rasa, on conversation 1 (in-process, no HTTP), ms per call:")
     print(
         f"  {'rasa':<9} {'turn':<6} {'events':>7} {'policy prediction':>18} "
-        f"{'tracker read':>13} {'tracker JSON':>13} {'size':>9}"
+        f"{'tracker read':>13} {'action request':>15} {'size':>9}"
     )
     for label, patched, n, predict, read, dump, size in rows:
         rasa = "patched" if patched == "True" else "as shipped"
         print(
             f"  {rasa:<9} {label:<6} {n:>7} {float(predict):>18.2f} {float(read):>13.2f} "
-            f"{float(dump):>13.2f} {int(size) / 1024:>6.1f} KB"
+            f"{float(dump):>15.2f} {int(size) / 1024:>6.1f} KB"
         )
     print(
         "  (Rasa predicts at least twice a turn and reads the tracker once; as shipped a read "
         "rebuilds it from all its events, patched it is the SQL store's kept tracker, "
-        "copied. The tracker JSON goes to the action server with each custom action.)"
+        "copied. The action request is the JSON each custom action posts to the action "
+        "server: as shipped the whole tracker, patched the events of the last three user "
+        "messages, encoded with ujson.)"
     )
 
 
