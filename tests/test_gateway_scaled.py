@@ -9,6 +9,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -397,7 +398,8 @@ def test_a_conversation_sticks_to_its_rasa_server_and_moves_while_it_is_down(liv
 
 def test_a_gateway_out_of_connections_keeps_the_message_and_the_server_up() -> None:
     """A full connection pool is this gateway's overload, not the server's death: the
-    message is kept (RasaUnavailable) and the server keeps its place."""
+    message is kept (RasaUnavailable) and the server keeps its place. Each server has its
+    own pool: one that hangs leaves the conversations on the other their connections."""
 
     async def run() -> None:
         accepted = asyncio.Event()
@@ -406,28 +408,43 @@ def test_a_gateway_out_of_connections_keeps_the_message_and_the_server_up() -> N
             accepted.set()
             await reader.read()  # holds the connection until the client closes it
 
-        server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
-        slow = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        client = RasaClient([slow, DEAD_RASA], 30)
-        await client._http.aclose()
-        client._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(30, pool=0.2), limits=httpx.Limits(max_connections=1)
-        )
-        conversation = next(
-            c for c in (f"c{i}" for i in range(100)) if rank(client.servers, c)[0] == slow
-        )
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                body = b'[{"recipient_id": "c", "text": "hi"}]'
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                await writer.drain()
+
+        hung = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+        fine = await asyncio.start_server(answer, "127.0.0.1", 0)
+        slow = f"http://127.0.0.1:{hung.sockets[0].getsockname()[1]}"
+        quick = f"http://127.0.0.1:{fine.sockets[0].getsockname()[1]}"
+        client = RasaClient([slow, quick], 30)
+        for server in client.servers:
+            await client._pools[server].aclose()
+            client._pools[server] = httpx.AsyncClient(
+                timeout=httpx.Timeout(30, pool=0.2), limits=httpx.Limits(max_connections=1)
+            )
+        on = {rank(client.servers, c)[0]: c for c in (f"c{i}" for i in range(100))}
         try:
-            first = asyncio.create_task(client.send(conversation, "hello"))
+            first = asyncio.create_task(client.send(on[slow], "hello"))
             await asyncio.wait_for(accepted.wait(), 10)  # the one connection is taken
             with pytest.raises(RasaUnavailable) as busy:
-                await client.send(conversation, "hello again")
+                await client.send(on[slow], "hello again")
             assert not isinstance(busy.value, RasaUnreachable)
             assert "busy" in str(busy.value)
-            assert client.order(conversation) == [slow, DEAD_RASA]
+            assert client.order(on[slow]) == [slow, quick]
+            # The hung server's pool is full; the other server's conversations go on.
+            assert await client.send(on[quick], "hello") == [{"recipient_id": "c", "text": "hi"}]
             first.cancel()
         finally:
             await client.aclose()
-            server.close()
+            hung.close()
+            fine.close()
 
     asyncio.run(run())
 

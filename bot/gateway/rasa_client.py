@@ -58,8 +58,9 @@ def rank(servers: list[str], conversation_id: str) -> list[str]:
     )
 
 
-# Every connection of this gateway's pool is busy: this gateway is overloaded, not the
-# server, which must not be marked down (that would move all its conversations away).
+# Every connection of this gateway's pool for that server is busy: the gateway sends it
+# more than it answers, which is no reason to mark it down (that would move all its
+# conversations away at once); the message is kept and tried again.
 BUSY = "all of this gateway's connections to Rasa are busy"
 
 
@@ -80,9 +81,16 @@ class RasaClient:
         # asking the action server tells an outage (keep the message) from a failed turn.
         self._action_health = action_server_health
         self._api_headers = {"Authorization": f"Bearer {rasa_jwt(token)}"} if token else {}
-        self._http = httpx.AsyncClient(
-            timeout=timeout, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        )
+        # One pool per server: a server that hangs fills its own pool only, so the
+        # conversations on the others still get connections.
+        self._pools = {
+            server: httpx.AsyncClient(
+                timeout=timeout,
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            )
+            for server in self.servers
+        }
+        self._http = self._pools[self.servers[0]]  # health checks of the action server
 
     def order(self, conversation_id: str) -> list[str]:
         """The conversation's servers in the order to try them: reachable ones first."""
@@ -118,7 +126,7 @@ class RasaClient:
 
         async def post(server: str) -> httpx.Response:
             try:
-                return await self._http.post(f"{server}/webhooks/rest/webhook", json=body)
+                return await self._pools[server].post(f"{server}/webhooks/rest/webhook", json=body)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 raise RasaUnreachable(f"cannot reach Rasa: {type(exc).__name__}") from exc
             except httpx.PoolTimeout as exc:
@@ -191,7 +199,7 @@ class RasaClient:
         """One call to `server`'s HTTP API about this conversation; a server that cannot be
         reached at all (RasaUnreachable: try the next) is told apart from a failed call."""
         try:
-            return await self._http.request(
+            return await self._pools[server].request(
                 method, self._api(server, sender_id, tail), headers=self._api_headers, **kwargs
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -256,10 +264,11 @@ class RasaClient:
         return any(await self.servers_reachable())
 
     async def servers_reachable(self) -> list[bool]:
-        return list(await asyncio.gather(*(http_ok(self._http, f"{s}/") for s in self.servers)))
+        return list(await asyncio.gather(*(http_ok(self._pools[s], f"{s}/") for s in self.servers)))
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for pool in self._pools.values():
+            await pool.aclose()
 
 
 class RasaTimedOut(RasaFailed):
