@@ -94,6 +94,15 @@ class Run:
     def cpu_ms_per_message(self, name: str) -> float:
         return 1000 * self.usage.cpu_s.get(name, 0.0) / max(len(self.latencies), 1)
 
+    def loop_json(self, name: str) -> dict[str, float]:
+        """The main thread's (the event loop's) share of the time running and waiting
+        for a CPU, and that wait per message; only for the supervised processes."""
+        if name not in self.usage.loop_run_s:
+            return {}
+        run, wait = self.usage.loop_pct(name)
+        per_msg = 1000 * self.usage.loop_wait_s[name] / max(len(self.latencies), 1)
+        return {"loop_run_pct": run, "loop_wait_pct": wait, "loop_cpu_wait_ms_per_msg": per_msg}
+
     def label(self) -> str:
         kind = "closed loop" if self.think == 0 else f"think {self.think:g} s"
         return f"{self.mode} {self.shoppers} shoppers, {kind}"
@@ -118,6 +127,7 @@ class Run:
                     "cpu_ms_per_msg": self.cpu_ms_per_message(name),
                     "cpu_pct": self.usage.cpu_pct(name),
                     "peak_mb": self.usage.peak_mb.get(name),
+                    **self.loop_json(name),
                 }
                 for name in names
                 if name in self.usage.cpu_s
@@ -407,6 +417,12 @@ def print_run(r: Run, names: list[str], servers: int) -> None:
         if name in r.usage.cpu_s
     ]
     print(f"       cpu ms/msg (% of a core, peak MB): {'; '.join(cells)}")
+    loops = [
+        "{} {:.0f}+{:.0f}%".format(name, *r.usage.loop_pct(name))
+        for name in names
+        if name in r.usage.loop_run_s
+    ]
+    print(f"       main thread running+waiting for a CPU: {'; '.join(loops)}")
     if r.errors:
         print(f"       errors: {dict((e, r.errors.count(e)) for e in sorted(set(r.errors)))}")
 
@@ -452,12 +468,18 @@ def saturation(runs: list[Run], services: list[str], cores: int) -> dict[str, An
             f"With think time it first breaks at {f.shoppers} shoppers: p95 "
             f"{f.pct(0.95):.0f} ms, {len(f.errors)} errors, {f.rate:.1f} messages/s."
         )
+    loops = {
+        n: peak.usage.loop_pct(n) for n in services if n in peak.usage.loop_run_s
+    }  # main thread: (running %, waiting for a CPU %)
+    loop = max(loops, key=lambda n: sum(loops[n]))
     parts.append(
         f"At the highest throughput ({peak.rate:.1f}/s, {peak.label()}) the machine's "
         f"{cores} cores were {machine_pct:.0f}% busy of {cores * 100}%, {ours_pct:.0f}% of "
-        f"it the assistant's processes and the load generator; the busiest process was "
-        f"{busiest} at {shares[busiest]:.0f}% of one core: "
-        + bottleneck(busiest, shares[busiest], machine_pct, ours_pct, cores)
+        f"it the assistant's processes and the load generator; the largest CPU share was "
+        f"{busiest}'s, {shares[busiest]:.0f}% of one core; the busiest main thread "
+        f"(a server's event loop) was {loop}'s, running {loops[loop][0]:.0f}% and waiting "
+        f"for a CPU {loops[loop][1]:.0f}% of the time. "
+        + bottleneck(loop, loops[loop], machine_pct, ours_pct, cores)
     )
     listed = ", ".join(f"{n} {ms:.1f}" for n, ms in sorted(ours.items(), key=lambda x: -x[1]))
     parts.append(
@@ -475,6 +497,9 @@ def saturation(runs: list[Run], services: list[str], cores: int) -> dict[str, An
         "first_failing_think_level": failed[0].shoppers if failed else None,
         "busiest_process": busiest,
         "busiest_cpu_pct": shares[busiest],
+        "busiest_loop": loop,
+        "busiest_loop_run_pct": loops[loop][0],
+        "busiest_loop_wait_pct": loops[loop][1],
         "machine_cpu_pct": machine_pct,
         "ours_cpu_pct": ours_pct,
         "cpu_ms_per_msg": costs,
@@ -487,24 +512,30 @@ def saturation(runs: list[Run], services: list[str], cores: int) -> dict[str, An
     }
 
 
-def bottleneck(busiest: str, share: float, machine_pct: float, ours_pct: float, cores: int) -> str:
-    """What ran out first, in words, from the CPU shares at the highest throughput."""
-    if share >= 85 and busiest != POSTGRES:
-        return "a single Python event loop near a full core, so it saturates first."
-    if machine_pct >= 85 * cores and ours_pct >= 0.7 * machine_pct:
-        return (
-            "no single process was near a full core, so the machine's CPU ran out first "
-            f"({busiest} the largest share)."
+def bottleneck(
+    loop: str, run_wait: tuple[float, float], machine_pct: float, ours_pct: float, cores: int
+) -> str:
+    """What ran out first, in words, from the busiest event loop and the machine's CPU."""
+    run, wait = run_wait
+    if run + wait >= 85:
+        why = (
+            "mostly waiting for a CPU: the cores ran out before the loop did"
+            if wait > run
+            else "mostly running: its own work per message is the limit"
         )
+        return f"So {loop}'s event loop saturates first ({why})."
+    if machine_pct >= 85 * cores and ours_pct >= 0.7 * machine_pct:
+        return "No event loop was full, but the machine's CPU was: the cores ran out first."
     if machine_pct >= 85 * cores:
         return (
-            "the machine's CPU ran out, but less than 70 % of it was ours: other work on "
-            "the machine took the rest, so this ceiling is the machine's sharing as much as "
-            "the assistant's cost (the CPU per message below is the assistant's own)."
+            "No event loop was full; the machine's CPU was, but less than 70 % of it was "
+            "ours: other work on the machine took the rest, so this ceiling is the "
+            "machine's sharing as much as the assistant's cost (the CPU per message below "
+            "is the assistant's own)."
         )
     return (
-        "neither the CPU nor one process was saturated, so the latency came from waiting "
-        "(locks, the database, the network between the processes)."
+        "Neither the CPU nor an event loop was full, so the time went to waiting: on I/O "
+        "(the databases, each other) or blocked threads."
     )
 
 

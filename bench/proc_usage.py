@@ -7,6 +7,10 @@ databases (its title names the database), or the Redis server. Every process is
 measured from the first sample it appears in, so a child started (or a backend
 connected) during a run counts all of its time, and one that ended counts up to its
 last sample.
+
+For the supervised processes themselves (not their children) also their main thread's
+time on a CPU and waiting for one (/proc/PID/schedstat): a Python server's event loop runs
+there, so running + waiting near 100 % of the time is a loop that cannot keep up.
 """
 
 from __future__ import annotations
@@ -51,6 +55,15 @@ def read_procs() -> dict[int, Proc]:
     return procs
 
 
+def main_thread_ns(pid: int) -> tuple[int, int]:
+    """Nanoseconds the main thread of `pid` ran on a CPU and waited for one."""
+    try:
+        run, wait, _slices = Path(f"/proc/{pid}/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return 0, 0
+    return int(run), int(wait)
+
+
 def machine_busy_ticks() -> int:
     """Ticks all cores spent not idle since boot (/proc/stat's first line)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -66,10 +79,19 @@ class Usage:
     cpu_s: dict[str, float] = field(default_factory=dict)
     peak_mb: dict[str, float] = field(default_factory=dict)
     machine_cpu_s: float = 0.0  # every process on the machine, ours or not
+    loop_run_s: dict[str, float] = field(default_factory=dict)  # main threads on a CPU
+    loop_wait_s: dict[str, float] = field(default_factory=dict)  # ... waiting for one
 
     def cpu_pct(self, name: str) -> float:
         """Share of one core, in per cent."""
         return 100 * self.cpu_s.get(name, 0.0) / self.seconds if self.seconds else 0.0
+
+    def loop_pct(self, name: str) -> tuple[float, float]:
+        """Per cent of the time the main thread ran, and waited for a CPU."""
+        if not self.seconds:
+            return 0.0, 0.0
+        run, wait = self.loop_run_s.get(name, 0.0), self.loop_wait_s.get(name, 0.0)
+        return 100 * run / self.seconds, 100 * wait / self.seconds
 
 
 class Watcher:
@@ -83,6 +105,7 @@ class Watcher:
         interval: float = 0.5,
     ) -> None:
         self.by_pgid = {pgid: name for name, pgid in groups.items()}
+        self.leaders = {pgid: name for name, pgid in groups.items()} | {os.getpid(): LOAD_GENERATOR}
         self.databases = databases or []
         self.redis = redis
         self.interval = interval
@@ -109,6 +132,7 @@ class Watcher:
         first: dict[int, int] = {}
         last: dict[int, tuple[str, int]] = {}
         peak: dict[str, int] = {}
+        loops0 = {pid: main_thread_ns(pid) for pid in self.leaders}
         began, busy0 = time.monotonic(), machine_busy_ticks()
         start = True
         while True:
@@ -135,6 +159,11 @@ class Watcher:
         for pid, (name, ticks) in last.items():
             usage.cpu_s[name] = usage.cpu_s.get(name, 0.0) + (ticks - first[pid]) / CLK_TCK
         usage.peak_mb = {name: n * PAGE / 2**20 for name, n in peak.items()}
+        for pid, name in self.leaders.items():
+            (run0, wait0), (run, wait) = loops0[pid], main_thread_ns(pid)
+            if run >= run0:  # else the process was restarted meanwhile: not comparable
+                usage.loop_run_s[name] = (run - run0) / 1e9
+                usage.loop_wait_s[name] = (wait - wait0) / 1e9
         return usage
 
 

@@ -432,24 +432,32 @@ def processes(r: Report) -> list[str]:
     else:
         out.append(
             "From `bench/load.py`, per configuration at its highest throughput: CPU ms per "
-            "message, share of one core, and peak resident memory (RSS, the process with its "
-            "children; shared pages counted in each process)."
+            "message, share of one core, the main thread's (a server's event loop) share of "
+            "the time on a CPU and waiting for one, and peak resident memory (RSS, the "
+            "process with its children; shared pages counted in each process)."
         )
         out.append("")
         rows = []
         for c in f["configs"]:
             peak = c["analysis"].get("highest_throughput") or {}
             for name, p in peak.get("processes", {}).items():
+                loop = (
+                    f"{p['loop_run_pct']:.0f}% / {p['loop_wait_pct']:.0f}%"
+                    if "loop_run_pct" in p
+                    else "–"
+                )
                 rows.append(
                     (
                         c["rasa_servers"],
                         name,
                         num(p["cpu_ms_per_msg"]),
                         num(p["cpu_pct"], ".0f", "%"),
+                        loop,
                         num(p["peak_mb"], ".0f"),
                     )
                 )
-        out += table(["Rasa servers", "process", "CPU ms/msg", "% of a core", "peak RSS MB"], rows)
+        head = ["Rasa servers", "process", "CPU ms/msg", "% of a core"]
+        out += table([*head, "main thread running / waiting for a CPU", "peak RSS MB"], rows)
     mem = r.benches.get("memory")
     out.append("Memory of one full set of processes (`bench/memory.py`, PSS), as it printed:")
     out.append("")
