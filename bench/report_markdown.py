@@ -361,6 +361,21 @@ def concurrency(r: Report) -> list[str]:
                 row += run_cells(run)
             rows.append(row)
         out += [f"**{title}**", "", *table(head, rows)]
+    for c in configs:
+        fifty, rest = (
+            next((x for x in c["runs"] if x["mode"] == mode and x["shoppers"] == 50), None)
+            for mode in ("WS", "REST")
+        )
+        if fifty and fifty["think_s"] > 0:
+            r.target(
+                f"50 shoppers through the gateway, {c['rasa_servers']} Rasa: p95; errors",
+                f"{num(fifty['p95_ms'], '.0f')} ms; {fifty['errors']}",
+                f"straight to Rasa: {num(rest['p95_ms'], '.0f')} ms; {rest['errors']}"
+                if rest
+                else "—",
+                "≤ 1000 ms; 0",
+                bool(fifty["ok"]),
+            )
     return out
 
 
