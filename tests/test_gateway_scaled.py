@@ -15,8 +15,8 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -710,47 +710,72 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
+@asynccontextmanager
+async def listening(relay: Relay, kind: str) -> AsyncIterator[list[object]]:
+    """`relay` subscribed: what it delivers, in order (the "n" of each frame of `kind`, and
+    "resync" each time it resyncs its sockets)."""
+    seen: list[object] = []
+
+    async def deliver(key: str, frame: dict[str, Any]) -> None:
+        seen.append(frame["n"])
+
+    async def resync() -> None:
+        seen.append("resync")
+
+    relay.on(kind, deliver)
+    relay.on_resync(resync)
+    running = asyncio.create_task(relay.run())
+    try:
+        while relay.state != "ok":
+            assert not running.done(), running
+            await asyncio.sleep(0.05)
+        yield seen
+        assert not running.done(), running  # nothing it was sent ended the subscription
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def until_seen(seen: list[object], count: int) -> None:
+    while len(seen) < count:
+        await asyncio.sleep(0.05)
+
+
+def shared_relay(prefix: str, gateway_id: str) -> Relay:
+    """A relay on the machine's Redis (its own prefix keeps it apart)."""
+    return Relay(
+        redis_client.connect(REDIS_URL),
+        redis_client.connect(REDIS_URL, retries=0),
+        prefix,
+        gateway_id,
+        key=KEY,
+    )
+
+
 def test_a_cut_subscription_is_noticed_and_the_sockets_resync(tmp_path: Path) -> None:
     """Pub/sub keeps nothing: when the subscriber's connection is cut (Redis itself up),
     the relay must not quietly subscribe again, but resync its sockets."""
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
 
-    async def run() -> tuple[list[object], list[str]]:
+    async def run() -> list[object]:
         publisher = redis_client.connect(url)
         here = Relay(publisher, redis_client.connect(url, retries=0), "cut", "here", key=KEY)
         there = Relay(publisher, redis_client.connect(url, retries=0), "cut", "there", key=KEY)
-        frames: list[object] = []
-        events: list[str] = []
-
-        async def deliver(key: str, frame: dict[str, Any]) -> None:
-            frames.append(frame["n"])
-
-        async def resync() -> None:
-            events.append("resync")
-
-        here.on("message", deliver)
-        here.on_resync(resync)
-        running = asyncio.create_task(here.run())
-        while here.state != "ok":
-            await asyncio.sleep(0.05)
-        await there.publish("message", "c1", {"n": 1})
-        await asyncio.sleep(0.2)
-        await publisher.client_kill_filter(_type="pubsub")
-        while not events:
-            await asyncio.sleep(0.05)
-        await there.publish("message", "c1", {"n": 2})  # delivered on the new subscription
-        await asyncio.sleep(0.2)
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        async with listening(here, "message") as seen:
+            await there.publish("message", "c1", {"n": 1})
+            await until_seen(seen, 1)
+            await publisher.client_kill_filter(_type="pubsub")
+            await until_seen(seen, 2)
+            await there.publish("message", "c1", {"n": 2})  # on the new subscription
+            await until_seen(seen, 3)
+            await asyncio.sleep(0.2)  # nothing more arrives
         for client in (publisher, here.subscriber, there.subscriber):
             await client.aclose()
-        return frames, events
+        return seen
 
     with redis_server(port, tmp_path):
-        frames, events = asyncio.run(asyncio.wait_for(run(), 20))
-    assert frames == [1, 2]
-    assert events == ["resync"]
+        assert asyncio.run(asyncio.wait_for(run(), 20)) == [1, "resync", 2]
 
 
 def test_frames_without_the_deployments_signature_or_replayed_are_dropped() -> None:
@@ -760,46 +785,29 @@ def test_frames_without_the_deployments_signature_or_replayed_are_dropped() -> N
     prefix = f"knt-test-{uuid.uuid4().hex[:10]}"
 
     async def run() -> list[object]:
-        here = Relay(
-            redis_client.connect(REDIS_URL),
-            redis_client.connect(REDIS_URL, retries=0),
-            prefix,
-            "here",
-            key=KEY,
-        )
+        here = shared_relay(prefix, "here")
         ours = Relay(here.redis, here.subscriber, prefix, "ours", key=KEY)
         theirs = Relay(here.redis, here.subscriber, prefix, "theirs", key=frame_key("other"))
-        delivered: list[object] = []
-
-        async def deliver(key: str, frame: dict[str, Any]) -> None:
-            delivered.append(frame["n"])
 
         async def raw(body: dict[str, Any], signed: bool = True) -> None:
             data = json.dumps(body).encode()
             await here.redis.publish(here.channel, (ours._sign(data) if signed else b"") + data)
 
-        here.on("session", deliver)
-        running = asyncio.create_task(here.run())
-        while here.state != "ok":
-            await asyncio.sleep(0.05)
-        frame = {"g": "ours", "k": "session", "key": "s"}
-        await raw({**frame, "n": 1, "t": time.time(), "f": {"n": "unsigned"}}, signed=False)
-        await here.redis.publish(here.channel, "é" * 70)
-        await here.redis.publish(here.channel, b"\xff" * 80)
-        await theirs.publish("session", "s", {"n": "other secret"})
-        await ours.publish("session", "s", {"n": "signed"})  # sequence 1
-        await raw({**frame, "n": 1, "t": time.time(), "f": {"n": "replayed"}})
-        await raw({**frame, "n": 99, "t": time.time() - 3600, "f": {"n": "an hour old"}})
-        await ours.publish("session", "s", {"n": "signed again"})
-        while len(delivered) < 2:
-            assert not running.done(), running
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # nothing else arrives (Redis keeps the order we sent)
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        async with listening(here, "session") as seen:
+            frame = {"g": "ours", "k": "session", "key": "s"}
+            await raw({**frame, "n": 1, "t": time.time(), "f": {"n": "unsigned"}}, signed=False)
+            await here.redis.publish(here.channel, "é" * 70)
+            await here.redis.publish(here.channel, b"\xff" * 80)
+            await theirs.publish("session", "s", {"n": "other secret"})
+            await ours.publish("session", "s", {"n": "signed"})  # sequence 1
+            await raw({**frame, "n": 1, "t": time.time(), "f": {"n": "replayed"}})
+            await raw({**frame, "n": 99, "t": time.time() - 3600, "f": {"n": "an hour old"}})
+            await ours.publish("session", "s", {"n": "signed again"})
+            await until_seen(seen, 2)
+            await asyncio.sleep(0.3)  # nothing else arrives (Redis keeps the order we sent)
         await here.redis.aclose()
         await here.subscriber.aclose()
-        return delivered
+        return seen
 
     assert asyncio.run(asyncio.wait_for(run(), 30)) == ["signed", "signed again"]
 
@@ -810,36 +818,15 @@ def test_a_gateway_that_could_not_publish_has_the_others_resync() -> None:
     prefix = f"knt-test-{uuid.uuid4().hex[:10]}"
 
     async def run() -> list[object]:
-        here = Relay(
-            redis_client.connect(REDIS_URL),
-            redis_client.connect(REDIS_URL, retries=0),
-            prefix,
-            "here",
-            key=KEY,
-        )
+        here = shared_relay(prefix, "here")
         cut_off = redis_client.connect(f"redis://127.0.0.1:{free_port()}/0")  # nothing there
         there = Relay(cut_off, here.subscriber, prefix, "there", key=KEY)
-        seen: list[object] = []
-
-        async def deliver(key: str, frame: dict[str, Any]) -> None:
-            seen.append(frame["n"])
-
-        async def resync() -> None:
-            seen.append("resync")
-
-        here.on("session", deliver)
-        here.on_resync(resync)
-        running = asyncio.create_task(here.run())
-        while here.state != "ok":
-            await asyncio.sleep(0.05)
-        await there.publish("session", "s", {"n": "lost"})  # Redis unreachable from there
-        there.redis = here.redis  # reachable again
-        await there.publish("session", "s", {"n": "after"})
-        await there.publish("session", "s", {"n": "next"})
-        while len(seen) < 3:
-            await asyncio.sleep(0.05)
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        async with listening(here, "session") as seen:
+            await there.publish("session", "s", {"n": "lost"})  # Redis unreachable from there
+            there.redis = here.redis  # reachable again
+            await there.publish("session", "s", {"n": "after"})
+            await there.publish("session", "s", {"n": "next"})
+            await until_seen(seen, 3)
         for client in (here.redis, here.subscriber, cut_off):
             await client.aclose()
         return seen
@@ -1079,20 +1066,7 @@ def test_a_tab_that_stops_reading_holds_up_nobody_else() -> None:
     prefix, port = f"knt-test-{uuid.uuid4().hex[:10]}", free_port()
 
     async def scenario() -> float:
-        relay_b = Relay(
-            redis_client.connect(REDIS_URL),
-            redis_client.connect(REDIS_URL, retries=0),
-            prefix,
-            "B",
-            key=KEY,
-        )
-        relay_a = Relay(
-            redis_client.connect(REDIS_URL),
-            redis_client.connect(REDIS_URL, retries=0),
-            prefix,
-            "A",
-            key=KEY,
-        )
+        relay_b, relay_a = shared_relay(prefix, "B"), shared_relay(prefix, "A")
         hub_b = Hub(relay=relay_b)
 
         async def endpoint(ws: WebSocket) -> None:
