@@ -5,13 +5,19 @@ It serves only Rasa: every route but `/health` needs `Authorization: Bearer
 <ACTION_SERVER_TOKEN>` (endpoints.yml sends it), since whoever can call the actions can
 use the order API token they hold.
 
-rasa-sdk 3.21's own `run()` builds the app in every worker through a pickled factory; this
-one wraps that factory so each worker installs the redaction and the token check before
-it serves anything.
+It serves from this one process (Sanic's single-process mode). rasa-sdk's own `run()`
+starts Sanic's manager process plus a worker, and both import the actions and load the
+FAQ engine (spaCy, onnxruntime, the model): measured with bench/memory.py, the manager
+held about 340 MB only to watch the worker, which the supervisor does already. `--workers
+N` (N >= 1) still starts Sanic's manager with N workers (more cores, N + 1 times the
+memory); the factory it pickles installs the redaction and the token check in each worker
+before it serves anything.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hmac
 import logging
 import os
@@ -73,8 +79,15 @@ def require_rasa(app: Any, token: str) -> None:
     app.register_middleware(check, "request")
 
 
-def _app_in_worker(action_executor: Any, **kwargs: Any) -> Any:
-    redact_logs()
+def trim_heap() -> None:
+    """Hand the heap memory freed while the actions loaded (the FAQ engine's model, index
+    and spaCy) back to the system: glibc keeps freed pages for reuse, and loading frees
+    far more than serving needs. Measured with bench/memory.py: about 35 MB."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _app(action_executor: Any, **kwargs: Any) -> Any:
     from rasa_sdk.endpoint import create_app_for_serve
 
     from bot.settings import get_settings
@@ -82,6 +95,11 @@ def _app_in_worker(action_executor: Any, **kwargs: Any) -> Any:
     app = create_app_for_serve(action_executor, **kwargs)
     require_rasa(app, get_settings().action_server_token.get_secret_value())
     return app
+
+
+def _app_in_worker(action_executor: Any, **kwargs: Any) -> Any:
+    redact_logs()
+    return _app(action_executor, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,7 +119,15 @@ def main(argv: list[str] | None = None) -> None:
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
 
-    args = create_argument_parser().parse_args(argv)
+    parser = create_argument_parser()
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="0 (default): serve from this process; N: Sanic's manager process plus N "
+        "worker processes, each loading the actions and the FAQ engine",
+    )
+    args = parser.parse_args(argv)
     utils.configure_colored_logging(args.loglevel)
     utils.configure_file_logging(
         logging.getLogger(APPLICATION_ROOT_LOGGER_NAME),
@@ -112,22 +138,24 @@ def main(argv: list[str] | None = None) -> None:
     utils.update_sanic_log_level()
     executor = ActionExecutor()
     executor.register_package(args.actions_module or args.actions)
-    loader = AppLoader(
-        factory=partial(
-            _app_in_worker,
-            executor,
-            cors_origins=args.cors,
-            auto_reload=args.auto_reload,
-            endpoints=args.endpoints,
-        )
-    )
+    app_kwargs: dict[str, Any] = {
+        "cors_origins": args.cors,
+        "auto_reload": args.auto_reload,
+        "endpoints": args.endpoints,
+    }
+    # rasa-sdk's default is every interface; ours is the setting (loopback).
+    host = os.environ.get("SANIC_HOST", settings.action_server_host)
+    if args.workers < 1:
+        trim_heap()
+        # Sanic stops on SIGINT/SIGTERM here as its workers do (the supervisor's stop and
+        # PR_SET_PDEATHSIG send SIGTERM).
+        app = _app(executor, **app_kwargs)
+        app.prepare(host=host, port=args.port, single_process=True)
+        Sanic.serve_single(primary=app)
+        return
+    loader = AppLoader(factory=partial(_app_in_worker, executor, **app_kwargs))
     app = loader.load()
-    app.prepare(
-        # rasa-sdk's default is every interface; ours is the setting (loopback).
-        host=os.environ.get("SANIC_HOST", settings.action_server_host),
-        port=args.port,
-        workers=utils.number_of_sanic_workers(),
-    )
+    app.prepare(host=host, port=args.port, workers=args.workers)
     Sanic.serve(primary=app, app_loader=loader)
 
 

@@ -1,8 +1,10 @@
 """`python -m rasa_runtime.launch run ...`: Rasa's own command line, with speed fixes
 (the action server's replies; the SQL tracker store, see speed_up_sql_tracker_store; a
 turn's cost that does not grow with the conversation, see flatten_turn_cost), the
-API's secret taken from the environment, and the tracker and lock stores of endpoints.yml
-from two URLs (RASA_TRACKER_STORE_URL, RASA_LOCK_STORE_URL; see store_env).
+API's secret taken from the environment, the tracker and lock stores of endpoints.yml
+from two URLs (RASA_TRACKER_STORE_URL, RASA_LOCK_STORE_URL; see store_env), and less
+memory (keep_jax_out, trim_heap_after_loading; RASA_MEMORY_FIXES=0 turns both off, as
+bench/memory.py's baseline does).
 
 The secret: `rasa run --jwt-secret S` would put S in /proc/PID/cmdline, which every local
 user can read (`ps`). The launcher reads it from RASA_TOKEN instead and hands it to Rasa's
@@ -257,6 +259,38 @@ def clear_stale_locks(environ: MutableMapping[str, str]) -> int:
     return len(keys)
 
 
+def keep_jax_out() -> None:
+    """Keep jax from being imported. TensorFlow 2.12 imports it when it is installed (its
+    package requires it) for one TFLite converter (`tensorflow/lite/python/util.py`, which
+    takes an ImportError as "no jax"); neither Rasa nor our pipeline uses it. Measured
+    with bench/memory.py: jax and jaxlib were about 100 MB of Rasa's memory. TensorFlow
+    itself cannot be kept out so simply: Rasa's policies and extractors import it at
+    module level (rasa.core.policies.policy -> ... -> rasa.utils.tensorflow.callback)."""
+    sys.modules.setdefault("jax", None)  # type: ignore[arg-type]  # "import jax" fails
+
+
+def trim_heap_after_loading() -> None:
+    """Hand the memory freed while the model loaded back to the system once it is loaded:
+    glibc keeps freed heap pages for reuse, and loading frees far more than a turn then
+    needs (measured with bench/memory.py: about 35 MB of Rasa's resident memory)."""
+    import ctypes
+
+    from rasa.core import run
+
+    try:
+        malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim this way
+        return
+    load = run.load_agent_on_start
+
+    async def load_agent_on_start(*args: Any, **kwargs: Any) -> Any:
+        agent = await load(*args, **kwargs)
+        malloc_trim(0)
+        return agent
+
+    run.load_agent_on_start = load_agent_on_start
+
+
 def with_api_secret(args: list[str], environ: MutableMapping[str, str]) -> list[str]:
     """`rasa run` arguments with the API's JWT secret from RASA_TOKEN (removed from the
     environment, so nothing Rasa starts inherits it). Exits with a message when the secret
@@ -278,6 +312,9 @@ def with_api_secret(args: list[str], environ: MutableMapping[str, str]) -> list[
 
 
 def main() -> None:
+    memory_fixes = os.environ.get("RASA_MEMORY_FIXES") != "0"
+    if memory_fixes:
+        keep_jax_out()
     args = with_api_secret(sys.argv[1:], os.environ)
     if args[:1] == ["run"]:
         store_env(os.environ)
@@ -286,6 +323,8 @@ def main() -> None:
     speed_up_sql_tracker_store()
     if args[:1] == ["run"]:
         flatten_turn_cost()
+        if memory_fixes:
+            trim_heap_after_loading()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *args]
