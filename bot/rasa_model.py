@@ -24,8 +24,8 @@ def training_hash(root: Path = PROJECT_ROOT) -> str:
     digest = hashlib.sha256()
     files = [root / name for name in TRAINING_INPUTS]
     files += sorted(p for p in (root / "data").rglob("*") if p.is_file())
-    # Not recursive on purpose: rasa_runtime/speedups/ (like launch.py) patches how Rasa runs,
-    # not what it learns, so changing it must not retrain.
+    # Not recursive on purpose: rasa_runtime/speedups/ and serving/ (like launch.py) change
+    # how Rasa runs, not what it learns, so changing them must not retrain.
     files += sorted(p for p in (root / "rasa_runtime").glob("*.py") if p.name != "launch.py")
     for path in files:
         digest.update(str(path.relative_to(root)).encode() + b"\0")

@@ -3,7 +3,8 @@
 turn's cost that does not grow with the conversation, see flatten_turn_cost), the
 API's secret taken from the environment, the tracker and lock stores of endpoints.yml
 from two URLs (RASA_TRACKER_STORE_URL, RASA_LOCK_STORE_URL; see store_env), and less
-memory (keep_jax_out, trim_heap_after_loading; RASA_MEMORY_FIXES=0 turns both off, as
+memory (keep_jax_out, trim_heap_after_loading, and TensorFlow left out of `rasa run`:
+rasa_runtime/serving/tensorflow_standin.py; RASA_MEMORY_FIXES=0 turns all three off, as
 bench/memory.py's baseline does).
 
 The secret: `rasa run --jwt-secret S` would put S in /proc/PID/cmdline, which every local
@@ -263,9 +264,9 @@ def keep_jax_out() -> None:
     """Keep jax from being imported. TensorFlow 2.12 imports it when it is installed (its
     package requires it) for one TFLite converter (`tensorflow/lite/python/util.py`, which
     takes an ImportError as "no jax"); neither Rasa nor our pipeline uses it. Measured
-    with bench/memory.py: jax and jaxlib were about 100 MB of Rasa's memory. TensorFlow
-    itself cannot be kept out so simply: Rasa's policies and extractors import it at
-    module level (rasa.core.policies.policy -> ... -> rasa.utils.tensorflow.callback)."""
+    with bench/memory.py: jax and jaxlib were about 100 MB of Rasa's memory. (`rasa run`
+    leaves TensorFlow itself out too: rasa_runtime/serving/tensorflow_standin.py; this
+    still matters where TensorFlow loads, e.g. training.)"""
     sys.modules.setdefault("jax", None)  # type: ignore[arg-type]  # "import jax" fails
 
 
@@ -316,6 +317,10 @@ def main() -> None:
     if memory_fixes:
         keep_jax_out()
     args = with_api_secret(sys.argv[1:], os.environ)
+    if memory_fixes and args[:1] == ["run"]:
+        from rasa_runtime.serving import tensorflow_standin
+
+        tensorflow_standin.install()  # before anything imports Rasa
     if args[:1] == ["run"]:
         store_env(os.environ)
         clear_stale_locks(os.environ)
@@ -325,6 +330,7 @@ def main() -> None:
         flatten_turn_cost()
         if memory_fixes:
             trim_heap_after_loading()
+            tensorflow_standin.refuse_tensorflow_models()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *args]

@@ -291,15 +291,20 @@ def test_a_child_whose_parent_died_before_it_asked_for_the_death_signal_ends_its
 
 
 def test_a_killed_action_server_is_restarted_though_its_worker_held_the_port(tmp_path):
-    """rasa-sdk serves from a Sanic worker process: after kill -9 of the main process the
-    worker, orphaned, would keep the port, and every restart would fail to bind."""
+    """With `--workers N` the action server serves from Sanic worker processes (`make run`
+    serves from one process): after kill -9 of the main process a worker, orphaned, would
+    keep the port, and every restart would fail to bind."""
+    from dataclasses import replace
+
     from bot import stack
     from bot.settings import Settings
 
     settings = stack.on_free_ports(Settings(), tmp_path)
+    spec = stack.action_server(settings)
+    spec = replace(spec, argv=[*spec.argv, "--workers", "1"])
     state_file = tmp_path / "state.json"
     with Supervisor(PROJECT_ROOT, log_dir=tmp_path, echo=False, state_file=state_file) as sup:
-        sup.start([stack.action_server(settings)], on_status=lambda _: None)
+        sup.start([spec], on_status=lambda _: None)
         main = sup.procs["actions"].pid
         workers = [
             int(p.name)

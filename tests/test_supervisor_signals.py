@@ -166,7 +166,9 @@ def test_however_bot_run_ends_nothing_it_started_is_left(tmp_path, sig, to):
     with bot_run(tmp_path) as run:
         groups = {p["pid"] for p in run.state().values()}
         started = in_groups(groups)
-        assert len(started) > len(NAMES)  # the action server's Sanic worker too
+        # One process per name at least (more when one has children, e.g. Rasa's or
+        # multiprocessing's helpers): every one of them must be gone at the end.
+        assert len(started) >= len(NAMES)
         ports = run.ports()
         assert all(port_in_use("127.0.0.1", port) for port in ports)
         send(run, sig, to)

@@ -1,0 +1,151 @@
+"""Keep TensorFlow out of a Rasa server whose model uses no TensorFlow component.
+
+Rasa 3.6 imports TensorFlow at module level on its runtime path (policies -> featurizers
+-> rasa.utils.train_utils -> rasa.utils.tensorflow.callback, and the registry of default
+components imports DIET and TED), although our pipeline (config.yml: count vectors, our
+sentence vectors in numpy, logistic regression, CRF; memoization and rules) never runs a
+TensorFlow operation. Measured with bench/memory.py: TensorFlow is about 400 MB of the
+Rasa process's resident memory, a third of a whole set of processes.
+
+`install()` puts a stand-in in front of the import system for `tensorflow` and its
+companions: every module is an empty package whose every attribute is an `Absent` (and
+so on down: `tf.keras.callbacks.Callback`, `tf.float32`, `tf.function`), which Rasa's
+modules can subclass (a plain `object` base), call, subscript and decorate with at
+import time. Nothing of it must run when a message is handled; `refuse_tensorflow_models`
+makes sure of it once the model is loaded: a model with a component that needs
+TensorFlow (trained from another config.yml) stops the server with a message instead of
+answering wrongly. The launcher installs it for `rasa run` only (training imports the real
+TensorFlow), and RASA_MEMORY_FIXES=0 leaves it out.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+import types
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+# The import roots that stand in (TensorFlow and what Rasa imports beside it).
+ROOTS = frozenset(
+    {"tensorflow", "tensorflow_addons", "tensorflow_hub", "tensorflow_text", "keras", "tf_keras"}
+)
+
+# Rasa 3.6's components that run TensorFlow (or a TensorFlow model) to predict.
+TENSORFLOW_COMPONENTS = frozenset(
+    {
+        "DIETClassifier",
+        "ResponseSelector",
+        "TEDPolicy",
+        "UnexpecTEDIntentPolicy",
+        "LanguageModelFeaturizer",
+        "ConveRTFeaturizer",
+    }
+)
+
+
+class Absent:
+    """Any TensorFlow object, at import time only."""
+
+    def __init__(self, path: str) -> None:
+        object.__setattr__(self, "_path", path)
+
+    def __getattr__(self, name: str) -> Absent:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)  # so copy, pickle, inspect etc. see a plain object
+        return Absent(f"{self._path}.{name}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # `@tf.function` keeps the function it decorates; `@tf.function(...)` too.
+        if len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], Absent):
+            return args[0]
+        return Absent(f"{self._path}()")
+
+    def __getitem__(self, key: Any) -> Absent:
+        return Absent(f"{self._path}[]")
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        return (object,)  # `class RasaModel(tf.keras.Model)`: a plain class here
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __or__(self, other: Any) -> Absent:
+        return self  # `tf.Tensor | None` in annotations
+
+    __ror__ = __or__
+
+    def __repr__(self) -> str:
+        return f"<TensorFlow left out: {self._path}>"
+
+
+class _StandInModule(types.ModuleType):
+    def __getattr__(self, name: str) -> Absent:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return Absent(f"{self.__name__}.{name}")
+
+
+class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] not in ROOTS:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        module = _StandInModule(spec.name)
+        module.__path__ = []
+        setattr(module, "__version__", "0+left.out")  # noqa: B010  # read by version checks
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass
+
+
+def install() -> None:
+    """Before anything imports TensorFlow: `import tensorflow` gets the stand-in."""
+    if any(isinstance(f, _Finder) for f in sys.meta_path):
+        return
+    already = sorted(name for name in sys.modules if name.partition(".")[0] in ROOTS)
+    if already:
+        raise RuntimeError(f"TensorFlow was imported before the stand-in: {already[:3]}")
+    sys.meta_path.insert(0, _Finder())
+
+
+def tensorflow_components(agent: Any) -> list[str]:
+    """The components of a loaded model that need TensorFlow to predict."""
+    schema = agent.processor.model_metadata.predict_schema
+    names = {node.uses.__name__ for node in schema.nodes.values()}
+    return sorted(names & TENSORFLOW_COMPONENTS)
+
+
+def refuse_tensorflow_models() -> None:
+    """Stop `rasa run` when the loaded model needs TensorFlow, which is left out."""
+    from rasa.core import run
+
+    load: Callable[..., Any] = run.load_agent_on_start
+
+    async def load_agent_on_start(*args: Any, **kwargs: Any) -> Any:
+        agent = await load(*args, **kwargs)
+        needs = tensorflow_components(agent) if agent is not None else []
+        if needs:
+            sys.stderr.write(
+                f"rasa_runtime: this model uses {', '.join(needs)}, which need TensorFlow; "
+                "the launcher leaves TensorFlow out to save memory. Start Rasa with "
+                "RASA_MEMORY_FIXES=0 to load it.\n"
+            )
+            sys.stderr.flush()
+            os._exit(78)  # EX_CONFIG: a restart would not help
+        return agent
+
+    run.load_agent_on_start = load_agent_on_start

@@ -1,0 +1,82 @@
+"""rasa_runtime/serving/tensorflow_standin.py (issue 12, memory): `rasa run` through the
+launcher loads no TensorFlow, answers as Rasa with TensorFlow does, and refuses a model
+that needs TensorFlow instead of answering wrongly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from bot.rasa_model import RASA_BIN, model_path, rasa_env
+from bot.settings import PROJECT_ROOT
+
+from .live import new_sender, texts
+
+SAME_ANSWERS = """
+import asyncio, json, sys
+standin = sys.argv[2] == "standin"
+if standin:
+    from rasa_runtime.serving import tensorflow_standin
+    tensorflow_standin.install()
+from rasa.core.agent import Agent
+
+MESSAGES = ["hi", "how long does shipping take?", "is my package insured?",
+            "can i pay with klarna", "where is my order", "I want to talk to a person",
+            "thanks", "bye"]
+
+async def main():
+    agent = Agent.load(sys.argv[1])
+    parses = [await agent.parse_message(m) for m in MESSAGES]
+    replies = [await agent.handle_text(m, sender_id="s") for m in MESSAGES]
+    tf = sys.modules.get("tensorflow")
+    found = []
+    if standin:
+        found = tensorflow_standin.tensorflow_components(agent)  # [] for our model
+        # As if memoization needed TensorFlow: the check names it.
+        tensorflow_standin.TENSORFLOW_COMPONENTS |= {"MemoizationPolicy"}
+        found.append(tensorflow_standin.tensorflow_components(agent))
+    print(json.dumps({
+        "intents": [[p["intent"]["name"], round(p["intent"]["confidence"], 6)] for p in parses],
+        "entities": [[(e["entity"], e["value"]) for e in p["entities"]] for p in parses],
+        "replies": replies,
+        "tensorflow": type(tf).__name__,
+        "found": found,
+    }, default=str))
+
+asyncio.run(main())
+"""
+
+
+def in_rasa(*args: str) -> dict[str, object]:
+    out = subprocess.run(
+        [str(RASA_BIN.parent / "python"), "-c", SAME_ANSWERS, *args],
+        cwd=PROJECT_ROOT,
+        env=rasa_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_without_tensorflow_the_model_parses_and_answers_the_same() -> None:
+    model = str(model_path(PROJECT_ROOT / "models"))
+    real, standin = in_rasa(model, "real"), in_rasa(model, "standin")
+    assert real["tensorflow"] == "module"  # the real TensorFlow was loaded...
+    assert standin["tensorflow"] == "_StandInModule"  # ...and here it was not
+    for key in ("intents", "entities", "replies"):
+        assert standin[key] == real[key], key
+    # No component of our model needs TensorFlow; one that did would be named.
+    assert standin["found"] == [["MemoizationPolicy"]]
+
+
+def test_the_launched_rasa_maps_no_tensorflow_library(live) -> None:  # type: ignore[no-untyped-def]
+    """The live stack's Rasa was started by the launcher (`rasa run`): it answers, and no
+    TensorFlow library is in its memory."""
+    assert "Hi!" in texts(live.say(new_sender(), "hi"))
+    pid = live.supervisor.procs["rasa"].pid
+    maps = Path(f"/proc/{pid}/maps").read_text(encoding="utf-8")
+    assert "python" in maps and "libtensorflow" not in maps
