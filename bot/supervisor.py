@@ -10,7 +10,7 @@
   its process group) stop every child. Killed outright, it cannot stop them itself, so each
   child asks the kernel for a SIGTERM when its parent goes (PR_SET_PDEATHSIG): the servers
   shut down cleanly on it, their own workers included. Each child runs in its own process
-  group, so the whole group (e.g. rasa-sdk's Sanic worker) is stopped with it.
+  group, so the whole group (e.g. Sanic's workers with `--workers N`) is stopped with it.
 - The processes' state is kept in a JSON file (atomically replaced on every change), whose
   path the children get in SUPERVISOR_STATE_FILE: {"processes": {name: {"state":
   "running|restarting|stopped|failed", "restarts": n, "pid": pid}}}. "restarting" means

@@ -77,8 +77,8 @@ class Assistant:
 
     def kill(self, name: str) -> Kill:
         """`kill -9` of one of the assistant's processes and what it started (its process
-        group: the action server's requests are served by a Sanic worker, which would
-        otherwise live on until the supervisor notices its parent is gone)."""
+        group: a child, such as a Sanic worker with `--workers N`, would otherwise live on
+        until the supervisor notices its parent is gone)."""
         pid = self.supervisor.procs[name].pid
         os.killpg(pid, signal.SIGKILL)
         kill = Kill(name, time.monotonic(), pid)
