@@ -32,10 +32,20 @@ async def main():
     tf = sys.modules.get("tensorflow")
     found = []
     if standin:
-        found = tensorflow_standin.tensorflow_components(agent)  # [] for our model
-        # As if memoization needed TensorFlow: the check names it.
+        metadata = agent.processor.model_metadata
+        found = [tensorflow_standin.tensorflow_components(metadata)]  # [] for our model
+        # As if memoization needed TensorFlow: the check names it, and the model is
+        # refused before it loads, while the one already loaded stays.
         tensorflow_standin.TENSORFLOW_COMPONENTS |= {"MemoizationPolicy"}
-        found.append(tensorflow_standin.tensorflow_components(agent))
+        found.append(tensorflow_standin.tensorflow_components(metadata))
+        tensorflow_standin.refuse_tensorflow_models()
+        serving = agent.processor
+        try:
+            agent.load_model(sys.argv[1])
+            found.append("loaded")
+        except tensorflow_standin.TensorFlowLeftOut as refused:
+            found.append(str(refused))
+        found.append(agent.processor is serving)
     print(json.dumps({
         "intents": [[p["intent"]["name"], round(p["intent"]["confidence"], 6)] for p in parses],
         "entities": [[(e["entity"], e["value"]) for e in p["entities"]] for p in parses],
@@ -69,8 +79,12 @@ def test_without_tensorflow_the_model_parses_and_answers_the_same() -> None:
     assert standin["tensorflow"] == "_StandInModule"  # ...and here it was not
     for key in ("intents", "entities", "replies"):
         assert standin[key] == real[key], key
-    # No component of our model needs TensorFlow; one that did would be named.
-    assert standin["found"] == [["MemoizationPolicy"]]
+    # No component of our model needs TensorFlow; one that did would be named, and such a
+    # model is refused (here through Agent.load_model, as Rasa's PUT /model loads one).
+    nothing, named, refusal, kept = standin["found"]  # type: ignore[misc]
+    assert (nothing, named, kept) == ([], ["MemoizationPolicy"], True)
+    assert "uses MemoizationPolicy, which need TensorFlow" in refusal
+    assert "RASA_MEMORY_FIXES=0" in refusal
 
 
 def test_the_launched_rasa_maps_no_tensorflow_library(live) -> None:  # type: ignore[no-untyped-def]

@@ -12,10 +12,12 @@ companions: every module is an empty package whose every attribute is an `Absent
 so on down: `tf.keras.callbacks.Callback`, `tf.float32`, `tf.function`), which Rasa's
 modules can subclass (a plain `object` base), call, subscript and decorate with at
 import time. Nothing of it must run when a message is handled; `refuse_tensorflow_models`
-makes sure of it once the model is loaded: a model with a component that needs
-TensorFlow (trained from another config.yml) stops the server with a message instead of
-answering wrongly. The launcher installs it for `rasa run` only (training imports the real
-TensorFlow), and RASA_MEMORY_FIXES=0 leaves it out.
+makes sure of it: a model with a component that needs TensorFlow (trained from another
+config.yml) is refused from its metadata before it loads, at start (the server stops
+with a message) and through Rasa's HTTP API (`PUT /model`: the model served until then
+stays), instead of answering wrongly. Training needs the real TensorFlow: the launcher
+installs the stand-in for `rasa run` only (Rasa's `POST /model/train` endpoint was not
+tried with it; nothing of ours calls it), and RASA_MEMORY_FIXES=0 leaves it out.
 """
 
 from __future__ import annotations
@@ -122,28 +124,48 @@ def install() -> None:
     sys.meta_path.insert(0, _Finder())
 
 
-def tensorflow_components(agent: Any) -> list[str]:
-    """The components of a loaded model that need TensorFlow to predict."""
-    schema = agent.processor.model_metadata.predict_schema
-    names = {node.uses.__name__ for node in schema.nodes.values()}
+class TensorFlowLeftOut(RuntimeError):
+    """The model needs TensorFlow, which this Rasa server left out."""
+
+
+def tensorflow_components(metadata: Any) -> list[str]:
+    """The components of a model (its ModelMetadata) that need TensorFlow to predict."""
+    names = {node.uses.__name__ for node in metadata.predict_schema.nodes.values()}
     return sorted(names & TENSORFLOW_COMPONENTS)
 
 
 def refuse_tensorflow_models() -> None:
-    """Stop `rasa run` when the loaded model needs TensorFlow, which is left out."""
+    """Every model Rasa loads (at start, or later through its HTTP API) is checked from its
+    metadata before it is loaded: one that needs TensorFlow is refused with a message and
+    the model served until then stays; at start, the server stops (exit status 78)."""
     from rasa.core import run
+    from rasa.core.processor import MessageProcessor
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.model import get_latest_model
 
-    load: Callable[..., Any] = run.load_agent_on_start
+    load_model = MessageProcessor._load_model
+    refused: list[str] = []
+
+    def _load_model(model_path: Any) -> Any:
+        archive = model_path if os.path.isfile(model_path) else get_latest_model(model_path)
+        if archive:
+            needs = tensorflow_components(LocalModelStorage.metadata_from_archive(archive))
+            if needs:
+                refused.append(
+                    f"rasa_runtime: the model {os.path.basename(archive)} uses "
+                    f"{', '.join(needs)}, which need TensorFlow; this server leaves TensorFlow "
+                    "out to save memory. Start Rasa with RASA_MEMORY_FIXES=0 to load it."
+                )
+                raise TensorFlowLeftOut(refused[-1])
+        return load_model(model_path)
+
+    MessageProcessor._load_model = staticmethod(_load_model)
+    start: Callable[..., Any] = run.load_agent_on_start
 
     async def load_agent_on_start(*args: Any, **kwargs: Any) -> Any:
-        agent = await load(*args, **kwargs)
-        needs = tensorflow_components(agent) if agent is not None else []
-        if needs:
-            sys.stderr.write(
-                f"rasa_runtime: this model uses {', '.join(needs)}, which need TensorFlow; "
-                "the launcher leaves TensorFlow out to save memory. Start Rasa with "
-                "RASA_MEMORY_FIXES=0 to load it.\n"
-            )
+        agent = await start(*args, **kwargs)  # Rasa logs the refusal and serves no model
+        if refused:
+            sys.stderr.write(refused[-1] + "\n")
             sys.stderr.flush()
             os._exit(78)  # EX_CONFIG: a restart would not help
         return agent
