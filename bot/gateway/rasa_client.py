@@ -90,7 +90,9 @@ class RasaClient:
             )
             for server in self.servers
         }
-        self._http = self._pools[self.servers[0]]  # health checks of the action server
+        # The action server's health check, apart: a Rasa server's full pool must not make
+        # the action server look down.
+        self._probe = httpx.AsyncClient(timeout=timeout)
 
     def order(self, conversation_id: str) -> list[str]:
         """The conversation's servers in the order to try them: reachable ones first."""
@@ -187,7 +189,7 @@ class RasaClient:
             await asyncio.sleep(1.0)
 
     async def actions_reachable(self) -> bool:
-        return not self._action_health or await http_ok(self._http, self._action_health)
+        return not self._action_health or await http_ok(self._probe, self._action_health)
 
     @staticmethod
     def _api(server: str, sender_id: str, tail: str) -> str:
@@ -267,8 +269,8 @@ class RasaClient:
         return list(await asyncio.gather(*(http_ok(self._pools[s], f"{s}/") for s in self.servers)))
 
     async def aclose(self) -> None:
-        for pool in self._pools.values():
-            await pool.aclose()
+        clients = [*self._pools.values(), self._probe]
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
 
 
 class RasaTimedOut(RasaFailed):

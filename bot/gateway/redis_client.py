@@ -7,6 +7,7 @@ password and database number.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -62,6 +63,10 @@ class SkippingRedis(Redis):
             result = await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         except RedisTimeoutError:
             self._skip_until = time.monotonic() + self.skip_seconds
+            raise
+        except asyncio.CancelledError:
+            if tripped:  # the trial was cut short (its caller left): the next call is one
+                self._skip_until = time.monotonic()
             raise
         except BaseException:
             if tripped:  # not a timeout: Redis answered or is plainly down; others may try

@@ -45,6 +45,11 @@ SIGNATURE_CHARS = 64  # hex HMAC-SHA256 before each frame's JSON
 # clocks must agree within it (NTP does far better).
 FRAME_MAX_AGE_SECONDS = 30.0
 RESYNC = "resync"  # "I missed frames": every other gateway resyncs its sockets
+RESYNC_QUIET_SECONDS = 5.0  # a gateway's sockets are closed for a resync once in this long
+BEAT = "beat"
+# A frame signed before this gateway started (allowing for this much clock skew between
+# gateways) is not delivered: nobody here was connected then, so it can only be a replay.
+CLOCK_SKEW_SECONDS = 2.0
 
 
 def frame_key(gateway_secret: str) -> bytes:
@@ -77,6 +82,9 @@ class Relay:
         self._seen: dict[str, dict[int, float]] = {}  # gateway -> {sequence: sent at}
         self._pruned_at = time.time()
         self._missed = False  # a frame could not be published since the last resync
+        self._resynced_at = float("-inf")
+        self._resyncing: set[asyncio.Task[None]] = set()
+        self._started_at = time.time()
 
     def on(self, kind: str, handler: Handler) -> None:
         """`handler(key, frame)` delivers frames of this kind to this gateway's sockets."""
@@ -87,9 +95,11 @@ class Relay:
         self._resync.append(fn)
 
     async def publish(self, kind: str, key: str, frame: dict[str, Any]) -> None:
-        if self._missed and kind != RESYNC:
+        if self._missed and kind not in (RESYNC, BEAT):
             # A frame this gateway could not publish never reached the others' sockets:
-            # once Redis takes frames again, they reconnect and load what they missed.
+            # once Redis takes frames again, they reconnect and load what they missed
+            # (one resync for however many frames are sent at that moment).
+            self._missed = False
             await self.publish(RESYNC, "", {})
         self._sequence += 1
         body = json.dumps(
@@ -104,8 +114,6 @@ class Relay:
         ).encode()
         try:
             await self.redis.publish(self.channel, self._sign(body) + body)
-            if kind == RESYNC:
-                self._missed = False
             return
         except UNAVAILABLE as exc:
             self._unpublished.warning("a live frame reached this gateway only: %s", exc)
@@ -115,7 +123,25 @@ class Relay:
             self._unpublished.warning(
                 "Redis refused a live frame (check GATEWAY_REDIS_URL's user and ACL): %s", exc
             )
-        self._missed = True
+        if kind != BEAT:  # a lost beat carried nothing a socket needed
+            self._missed = True
+
+    def _resync_sockets(self) -> None:
+        """Close this gateway's sockets (they reconnect and load the transcript), in a task
+        of its own: delivery goes on meanwhile, whatever a socket's close takes. Once per
+        RESYNC_QUIET_SECONDS at most: several gateways' resyncs close the sockets once."""
+        now = time.monotonic()
+        if now - self._resynced_at < RESYNC_QUIET_SECONDS:
+            return
+        self._resynced_at = now
+
+        async def resync() -> None:
+            for fn in self._resync:
+                await fn()
+
+        task = asyncio.create_task(resync())
+        self._resyncing.add(task)
+        task.add_done_callback(self._resyncing.discard)
 
     async def run(self) -> None:
         """Stay subscribed (a background task): deliver, and subscribe again when lost."""
@@ -127,7 +153,7 @@ class Relay:
 
     async def _beat(self) -> None:
         while True:
-            await self.publish("beat", "", {})
+            await self.publish(BEAT, "", {})
             await asyncio.sleep(BEAT_SECONDS)
 
     async def _subscribed(self) -> None:
@@ -147,8 +173,7 @@ class Relay:
                         if lost:
                             lost = False
                             log.warning("Redis is back: live sockets reconnect to catch up")
-                            for fn in self._resync:
-                                await fn()
+                            self._resync_sockets()
                         continue
                     await self._dispatch(data)
             except UNAVAILABLE as exc:
@@ -203,8 +228,7 @@ class Relay:
                 return
             if message["k"] == RESYNC:
                 log.warning("gateway %s missed frames: live sockets reconnect to catch up", sender)
-                for fn in self._resync:
-                    await fn()
+                self._resync_sockets()
                 return
             handler = self._handlers.get(message["k"])
             if handler is not None:
@@ -219,6 +243,8 @@ class Relay:
         publishes use several connections), so each is remembered, not just the latest."""
         now = time.time()
         if abs(now - sent_at) > FRAME_MAX_AGE_SECONDS:
+            return False
+        if sent_at < self._started_at - CLOCK_SKEW_SECONDS:
             return False
         seen = self._seen.setdefault(sender, {})
         if sequence in seen:
