@@ -27,6 +27,14 @@ MESSAGES = ["hi", "how long does shipping take?", "is my package insured?",
 
 async def main():
     agent = Agent.load(sys.argv[1])
+    strict = None
+    if standin:  # as the launcher does once the model is loaded: any use of TF raises
+        tensorflow_standin._strict = True
+        import tensorflow
+        try:
+            bool(tensorflow.constant(1))
+        except tensorflow_standin.TensorFlowLeftOut as exc:
+            strict = str(exc)
     parses = [await agent.parse_message(m) for m in MESSAGES]
     replies = [await agent.handle_text(m, sender_id="s") for m in MESSAGES]
     tf = sys.modules.get("tensorflow")
@@ -34,9 +42,11 @@ async def main():
     if standin:
         metadata = agent.processor.model_metadata
         found = [tensorflow_standin.tensorflow_components(metadata)]  # [] for our model
-        # As if memoization needed TensorFlow: the check names it, and the model is
-        # refused before it loads, while the one already loaded stays.
-        tensorflow_standin.TENSORFLOW_COMPONENTS |= {"MemoizationPolicy"}
+        # As if memoization's module imported TensorFlow (a custom component that does):
+        # the check names it, and the model is refused before it loads, while the one
+        # already loaded stays.
+        import rasa.core.policies.memoization as memoization
+        memoization.tf = sys.modules["tensorflow"]
         found.append(tensorflow_standin.tensorflow_components(metadata))
         tensorflow_standin.refuse_tensorflow_models()
         serving = agent.processor
@@ -52,6 +62,7 @@ async def main():
         "replies": replies,
         "tensorflow": type(tf).__name__,
         "found": found,
+        "strict": strict,
     }, default=str))
 
 asyncio.run(main())
@@ -82,9 +93,15 @@ def test_without_tensorflow_the_model_parses_and_answers_the_same() -> None:
     # No component of our model needs TensorFlow; one that did would be named, and such a
     # model is refused (here through Agent.load_model, as Rasa's PUT /model loads one).
     nothing, named, refusal, kept = standin["found"]  # type: ignore[misc]
-    assert (nothing, named, kept) == ([], ["MemoizationPolicy"], True)
-    assert "uses MemoizationPolicy, which need TensorFlow" in refusal
+    # RulePolicy builds on MemoizationPolicy: named too.
+    assert (nothing, named, kept) == ([], ["MemoizationPolicy", "RulePolicy"], True)
+    assert "uses MemoizationPolicy, RulePolicy, which need TensorFlow" in refusal
     assert "RASA_MEMORY_FIXES=0" in refusal
+    # Answered above with the stand-in strict, as the launcher makes it once loaded.
+    assert (
+        standin["strict"]
+        == "tensorflow.constant needs TensorFlow, which this Rasa server leaves out"
+    )
 
 
 def test_the_launched_rasa_maps_no_tensorflow_library(live) -> None:  # type: ignore[no-untyped-def]

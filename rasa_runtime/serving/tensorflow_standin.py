@@ -11,13 +11,17 @@ Rasa process's resident memory, a third of a whole set of processes.
 companions: every module is an empty package whose every attribute is an `Absent` (and
 so on down: `tf.keras.callbacks.Callback`, `tf.float32`, `tf.function`), which Rasa's
 modules can subclass (a plain `object` base), call, subscript and decorate with at
-import time. Nothing of it must run when a message is handled; `refuse_tensorflow_models`
-makes sure of it: a model with a component that needs TensorFlow (trained from another
-config.yml) is refused from its metadata before it loads, at start (the server stops
-with a message) and through Rasa's HTTP API (`PUT /model`: the model served until then
-stays), instead of answering wrongly. Training needs the real TensorFlow: the launcher
-installs the stand-in for `rasa run` only (Rasa's `POST /model/train` endpoint was not
-tried with it; nothing of ours calls it), and RASA_MEMORY_FIXES=0 leaves it out.
+import time. Nothing of it may run when a message is handled, which
+`refuse_tensorflow_models` makes sure of twice: a model with a component that needs
+TensorFlow (one whose module, or the module of a class it builds on, imported it: DIET,
+TED, the response selector, the language-model and ConveRT featurizers, a custom one)
+is refused from its metadata before it loads, at start (the server stops with a
+message) and through Rasa's HTTP API (`PUT /model`: the model served until then stays);
+and once the server has loaded its model, any use of a stand-in (a call, a truth test,
+iteration, a comparison) raises TensorFlowLeftOut instead of computing with nothing.
+Training needs the real TensorFlow: the launcher installs the stand-in for `rasa run`
+only (Rasa's `POST /model/train` endpoint was not tried with it; nothing of ours calls
+it), and RASA_MEMORY_FIXES=0 leaves it out.
 """
 
 from __future__ import annotations
@@ -35,21 +39,25 @@ ROOTS = frozenset(
     {"tensorflow", "tensorflow_addons", "tensorflow_hub", "tensorflow_text", "keras", "tf_keras"}
 )
 
-# Rasa 3.6's components that run TensorFlow (or a TensorFlow model) to predict.
-TENSORFLOW_COMPONENTS = frozenset(
-    {
-        "DIETClassifier",
-        "ResponseSelector",
-        "TEDPolicy",
-        "UnexpecTEDIntentPolicy",
-        "LanguageModelFeaturizer",
-        "ConveRTFeaturizer",
-    }
-)
+# Once the server has loaded its model, any use of a stand-in (a call, a truth test,
+# iteration, a comparison) raises: nothing of TensorFlow runs while messages are
+# handled, and if something tried, it fails loudly instead of computing with nothing.
+_strict = False
+
+
+def _use(what: str) -> None:
+    if _strict:
+        raise TensorFlowLeftOut(f"{what} needs TensorFlow, which this Rasa server leaves out")
+
+
+class TensorFlowLeftOut(RuntimeError):
+    """The model needs TensorFlow, which this Rasa server left out."""
 
 
 class Absent:
     """Any TensorFlow object, at import time only."""
+
+    _path: str
 
     def __init__(self, path: str) -> None:
         object.__setattr__(self, "_path", path)
@@ -60,6 +68,7 @@ class Absent:
         return Absent(f"{self._path}.{name}")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _use(self._path)
         # `@tf.function` keeps the function it decorates; `@tf.function(...)` too.
         if len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], Absent):
             return args[0]
@@ -69,16 +78,26 @@ class Absent:
         return Absent(f"{self._path}[]")
 
     def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        _use(self._path)
         return (object,)  # `class RasaModel(tf.keras.Model)`: a plain class here
 
     def __bool__(self) -> bool:
+        _use(self._path)
         return False
 
     def __iter__(self) -> Iterator[Any]:
+        _use(self._path)
         return iter(())
 
     def __len__(self) -> int:
+        _use(self._path)
         return 0
+
+    def __eq__(self, other: object) -> bool:
+        _use(self._path)
+        return self is other
+
+    __hash__ = object.__hash__
 
     def __or__(self, other: Any) -> Absent:
         return self  # `tf.Tensor | None` in annotations
@@ -124,14 +143,28 @@ def install() -> None:
     sys.meta_path.insert(0, _Finder())
 
 
-class TensorFlowLeftOut(RuntimeError):
-    """The model needs TensorFlow, which this Rasa server left out."""
+def needs_tensorflow(component: type) -> bool:
+    """Whether a component, or a class it builds on, comes from a module that imported
+    TensorFlow (Rasa's DIET, TED, response selector, language-model and ConveRT
+    featurizers, and any custom component that imports it): what such a module holds of
+    TensorFlow is a stand-in here."""
+    for cls in component.__mro__:
+        module = sys.modules.get(cls.__module__)
+        names = vars(module).values() if module is not None else ()
+        if any(isinstance(v, (Absent, _StandInModule)) for v in names):
+            return True
+    return False
 
 
 def tensorflow_components(metadata: Any) -> list[str]:
     """The components of a model (its ModelMetadata) that need TensorFlow to predict."""
-    names = {node.uses.__name__ for node in metadata.predict_schema.nodes.values()}
-    return sorted(names & TENSORFLOW_COMPONENTS)
+    return sorted(
+        {
+            node.uses.__name__
+            for node in metadata.predict_schema.nodes.values()
+            if needs_tensorflow(node.uses)
+        }
+    )
 
 
 def refuse_tensorflow_models() -> None:
@@ -163,11 +196,13 @@ def refuse_tensorflow_models() -> None:
     start: Callable[..., Any] = run.load_agent_on_start
 
     async def load_agent_on_start(*args: Any, **kwargs: Any) -> Any:
+        global _strict
         agent = await start(*args, **kwargs)  # Rasa logs the refusal and serves no model
         if refused:
             sys.stderr.write(refused[-1] + "\n")
             sys.stderr.flush()
             os._exit(78)  # EX_CONFIG: a restart would not help
+        _strict = True  # from here on, any use of TensorFlow fails loudly
         return agent
 
     run.load_agent_on_start = load_agent_on_start
