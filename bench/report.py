@@ -9,7 +9,7 @@ reported as failed (with the end of its output) and the others still run; the ex
 status is then 1.
 
 Usage: .venv/bin/python bench/report.py [--quick] [--only NAME ...] [--skip NAME ...]
-                                        [--out bench/report.md]
+                                        [--out bench/report.md] [--render-only]
 `--quick`: short runs and few levels, to check the report end to end (its numbers are
 not the benchmark's; the report says so at the top).
 """
@@ -200,7 +200,17 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=names, metavar="NAME", help=str(names))
     parser.add_argument("--skip", nargs="+", choices=names, default=[], metavar="NAME")
     parser.add_argument("--out", type=Path, default=BENCH / "report.md")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="run nothing: write the .md again from the .json beside it (same figures)",
+    )
     args = parser.parse_args()
+    if args.render_only:
+        data = json.loads(args.out.with_suffix(".json").read_text())
+        args.out.write_text(render(data))
+        print(f"wrote {args.out} from {args.out.with_suffix('.json')}")
+        return 0
     chosen = [b for b in BENCHES if (not args.only or b.name in args.only)]
     chosen = [b for b in chosen if b.name not in args.skip]
     facts = machine()

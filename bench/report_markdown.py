@@ -397,6 +397,7 @@ def saturation(r: Report) -> list[str]:
     for c in f["configs"]:
         a = c["analysis"]
         out += [f"**{c['rasa_servers']} Rasa server(s).** {a['text']}", ""]
+    out += next_step(f, r.data["machine"]["cores"])
     names: list[str] = []
     for c in f["configs"]:
         for n in c["analysis"].get("cpu_ms_per_msg", {}):
@@ -436,6 +437,50 @@ def saturation(r: Report) -> list[str]:
             f"≥ {target['msgs_per_s']:.0f} msg/s",
             bool(a.get("target_met")),
         )
+    return out
+
+
+ROLES = {
+    "rasa": "Rasa",
+    "gateway": "gateway",
+    "actions": "action server",
+    "postgres": "PostgreSQL",
+    "orders": "order backend",
+}
+
+
+def by_role(costs: dict[str, float]) -> dict[str, float]:
+    """CPU ms per message summed over the copies of each process (rasa + rasa2, ...);
+    Redis (the whole shared server) left out."""
+    roles: dict[str, float] = {}
+    for name, ms in costs.items():
+        role = ROLES.get(name.rstrip("0123456789"))
+        if role:
+            roles[role] = roles.get(role, 0.0) + ms
+    return dict(sorted(roles.items(), key=lambda kv: -kv[1]))
+
+
+def next_step(f: dict[str, Any], cores: int) -> list[str]:
+    """What a message costs by role, and what the target asks of that cost."""
+    rate = f["targets"]["msgs_per_s"]
+    budget = cores * 1000 / rate  # CPU ms a message may cost for `rate` on these cores
+    out = []
+    for c in f["configs"]:
+        roles = by_role(c["analysis"].get("cpu_ms_per_msg", {}))
+        total = sum(roles.values())
+        if not total:
+            continue
+        listed = ", ".join(
+            f"{role} {ms:.1f} ({100 * ms / total:.0f}%)" for role, ms in roles.items()
+        )
+        out.append(
+            f"**What a message costs, {c['rasa_servers']} Rasa, by role** (CPU ms, every copy "
+            f"of a process together): {listed}; {total:.1f} ms in all. {rate:.0f} messages/s "
+            f"on {cores} cores leaves {budget:.1f} ms of CPU per message even with every core "
+            f"busy, so the target needs the cost cut about {total / budget:.1f}× or about "
+            f"{rate * total / 1000:.1f} cores; {next(iter(roles))} is the largest part."
+        )
+        out.append("")
     return out
 
 
