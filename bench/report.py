@@ -9,7 +9,9 @@ reported as failed (with the end of its output) and the others still run; the ex
 status is then 1.
 
 Usage: .venv/bin/python bench/report.py [--quick] [--only NAME ...] [--skip NAME ...]
-                                        [--out bench/report.md] [--render-only]
+                                        [--out bench/report.md] [--render-only] [--merge]
+(`--merge --only load`: run the load bench again into the existing report, e.g. on a
+quieter machine; the report names the re-run benches with their own date and commit.)
 `--quick`: short runs and few levels, to check the report end to end (its numbers are
 not the benchmark's; the report says so at the top).
 """
@@ -201,6 +203,11 @@ def main() -> int:
     parser.add_argument("--skip", nargs="+", choices=names, default=[], metavar="NAME")
     parser.add_argument("--out", type=Path, default=BENCH / "report.md")
     parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="re-run the chosen benches (--only) into the existing report, keeping the others",
+    )
+    parser.add_argument(
         "--render-only",
         action="store_true",
         help="run nothing: write the .md again from the .json beside it (same figures)",
@@ -219,13 +226,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="knt-bench-") as tmp:
         for bench in chosen:
             results.append(run_bench(bench, args.quick, Path(tmp)))
-    report = {
-        "machine": facts,
-        "quick": args.quick,
-        "benches_left_out": [b.name for b in BENCHES if b not in chosen],
-        "seconds": time.monotonic() - started,
-        "benches": {r["name"]: r for r in results},
-    }
+    if args.merge:
+        # The earlier run's figures stay; the re-run benches say when and where they ran.
+        report = json.loads(args.out.with_suffix(".json").read_text())
+        for result in results:
+            result["rerun"] = {"date": facts["date"], "commit": facts["commit"]}
+            report["benches"][result["name"]] = result
+    else:
+        report = {
+            "machine": facts,
+            "quick": args.quick,
+            "benches_left_out": [b.name for b in BENCHES if b not in chosen],
+            "seconds": time.monotonic() - started,
+            "benches": {r["name"]: r for r in results},
+        }
     args.out.write_text(render(report))
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {args.out} and {args.out.with_suffix('.json')}")

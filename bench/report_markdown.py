@@ -886,6 +886,17 @@ def header(r: Report) -> list[str]:
             f"{m['cores'] * 100}%). Latency and throughput are lower than on a quiet machine.",
             "",
         ]
+    rerun = [b for b in benches if "rerun" in b]
+    if rerun:
+        out += [
+            "Run again later into this report (`bench/report.py --merge`): "
+            + "; ".join(
+                f"{b['name']} on {b['rerun']['date']} at commit `{b['rerun']['commit'][:10]}`"
+                for b in rerun
+            )
+            + ".",
+            "",
+        ]
     if r.data["benches_left_out"]:
         out += [f"Left out this time: {', '.join(r.data['benches_left_out'])}.", ""]
     return out

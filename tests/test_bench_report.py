@@ -54,6 +54,31 @@ def test_a_real_bench_becomes_a_section_beside_its_baselines_and_targets(tmp_pat
     assert "no load figures" in md
     assert "QUICK RUN" not in md
 
+    # --merge runs a bench again into that report: the others stay, the new run is named.
+    kept = {**data["benches"]["faq_eval"], "name": "memory", "status": "ok", "output": "kept"}
+    data["benches"]["memory"] = kept
+    out.with_suffix(".json").write_text(json.dumps(data))
+    subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "report.py"),
+            "--merge",
+            "--only",
+            "faq_eval",
+            "--out",
+            str(out),
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    merged = json.loads(out.with_suffix(".json").read_text())
+    assert merged["machine"] == data["machine"]
+    assert merged["benches"]["memory"] == kept
+    assert merged["benches"]["faq_eval"]["rerun"]["commit"] == data["machine"]["commit"]
+    assert "Run again later into this report" in out.read_text()
+
 
 def test_a_failed_or_absent_bench_is_reported_with_the_end_of_its_output() -> None:
     bench = {
