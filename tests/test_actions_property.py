@@ -38,7 +38,7 @@ from actions.faq import ActionAnswerFaq
 from actions.handoff import ActionHandoff
 from actions.order_status import ActionOrderStatus, ValidateOrderStatusForm
 from actions.request_steps import ActionAskOrderItem
-from actions.returns import ActionSubmitReturn, ValidateReturnForm
+from actions.returns import ActionAskExchangeSize, ActionSubmitReturn, ValidateReturnForm
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 from bot.shopper import process_wide
 
@@ -53,6 +53,7 @@ ACTIONS: list[type[Action]] = [
     ActionHandoff,
     ActionAskOrderItem,
     ActionAskChangeValue,
+    ActionAskExchangeSize,
     ActionAskConfirm,
     ActionOrderStatus,
     ActionSubmitReturn,

@@ -181,7 +181,12 @@ def test_however_bot_run_ends_nothing_it_started_is_left(tmp_path, sig, to):
             "a port is still taken",
         )
         if sig != signal.SIGKILL:  # the supervisor lived to write it
-            assert {p["state"] for p in run.state().values()} == {"stopped"}, run.tail()
+            # It writes the state once its children are gone (the ports are free before).
+            eventually(
+                lambda: {p["state"] for p in run.state().values()} == {"stopped"},
+                30,
+                "the supervisor never wrote its children's state as stopped",
+            )
 
 
 def test_a_killed_rasa_is_restarted_alone_and_the_form_goes_on(tmp_path):
