@@ -4,14 +4,13 @@ that needs TensorFlow instead of answering wrongly."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-from bot.rasa_model import RASA_BIN, model_path, rasa_env
+from bot.rasa_model import model_path
 from bot.settings import PROJECT_ROOT
 
 from .live import new_sender, texts
+from .test_rasa_runtime_turn_cost import in_rasa
 
 SAME_ANSWERS = """
 import asyncio, json, sys
@@ -69,30 +68,16 @@ asyncio.run(main())
 """
 
 
-def in_rasa(*args: str) -> dict[str, object]:
-    out = subprocess.run(
-        [str(RASA_BIN.parent / "python"), "-c", SAME_ANSWERS, *args],
-        cwd=PROJECT_ROOT,
-        env=rasa_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
 def test_without_tensorflow_the_model_parses_and_answers_the_same() -> None:
     model = str(model_path(PROJECT_ROOT / "models"))
-    real, standin = in_rasa(model, "real"), in_rasa(model, "standin")
+    real, standin = in_rasa(SAME_ANSWERS, model, "real"), in_rasa(SAME_ANSWERS, model, "standin")
     assert real["tensorflow"] == "module"  # the real TensorFlow was loaded...
     assert standin["tensorflow"] == "_StandInModule"  # ...and here it was not
     for key in ("intents", "entities", "replies"):
         assert standin[key] == real[key], key
     # No component of our model needs TensorFlow; one that did would be named, and such a
     # model is refused (here through Agent.load_model, as Rasa's PUT /model loads one).
-    nothing, named, refusal, kept = standin["found"]  # type: ignore[misc]
+    nothing, named, refusal, kept = standin["found"]
     # RulePolicy builds on MemoizationPolicy: named too.
     assert (nothing, named, kept) == ([], ["MemoizationPolicy", "RulePolicy"], True)
     assert "uses MemoizationPolicy, RulePolicy, which need TensorFlow" in refusal
